@@ -1,0 +1,267 @@
+"""The `shequ` command line: serve, ingest, sample, migrate, user."""
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import ROOT, accounts, datadir, schema
+from .loader import load_files
+
+SAMPLE_DIR = ROOT / "sample"
+PROGRESS_BYTES = 300_000  # a CSV this big has a few thousand rows
+PROGRESS_ROWS = 3_000
+
+db_dir_option = click.option(
+    "--db-dir", type=click.Path(file_okay=False), envvar=datadir.ENV_DIR, default="db",
+    show_default=True, help="数据目录（也可用环境变量 SHEQU_DB_DIR）")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """社区民政数据台（shequ）：导入台账、管理账号、启动数据浏览服务。
+
+    \b
+    示例：
+      shequ sample                      # 用示例台账建立 db/community.db
+      shequ user add 张敏 --role admin  # 创建第一个管理员
+      shequ serve                       # 在 http://127.0.0.1:8001 启动
+    """
+
+
+def _progress(sheet):
+    big = sheet.size_hint > (PROGRESS_ROWS if sheet.name is not None else PROGRESS_BYTES)
+    if not big:
+        return None
+    bar = click.progressbar(length=sheet.size_hint, label=f"导入 {sheet.path.name}",
+                            file=sys.stderr, show_pos=sheet.name is not None)
+    bar.__enter__()
+
+    def update(position):
+        bar.update(max(0, min(position, sheet.size_hint) - bar.pos))
+        if bar.pos >= sheet.size_hint:
+            bar.__exit__(None, None, None)
+    return update
+
+
+def _print_reports(reports, max_errors=200):
+    for report in reports:
+        click.echo(report.summary())
+        if report.ignored_headers:
+            click.echo(f"  已忽略不认识的列：{'、'.join(report.ignored_headers)}")
+        for error in report.errors[:max_errors]:
+            click.echo(f"  {error}")
+        if len(report.errors) > max_errors:
+            click.echo(f"  ……另有 {len(report.errors) - max_errors} 处错误")
+
+
+def _open(db_dir):
+    db = schema.connect(datadir.community_db(db_dir))
+    schema.migrate(db)
+    return db
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--skip-bad", is_flag=True,
+              help="只导入正确的行，错误行连同原因写入输入文件旁的 .rejects.csv")
+@db_dir_option
+def ingest(files, skip_bad, db_dir):
+    """导入台账文件（.csv 或 .xlsx），按表头自动识别模板。
+
+    同一次导入的多个文件按依赖顺序载入（先居民名册）。默认严格：文件中只要有一行错误，
+    整个文件都不写入，并列出每个错误的行号、列和原因，退出码非零。同一文件重复导入不会
+    改变任何数据。
+
+    \b
+    示例：
+      shequ ingest 居民名册.xlsx 2012年救助发放.csv
+      shequ ingest --skip-bad 走访记录.csv
+    """
+    db_dir = datadir.resolve(db_dir)
+    db = _open(db_dir)
+    actor = f"命令行:{getpass.getuser()}"
+    reports = load_files(db, files, skip_bad=skip_bad, actor=actor, progress=_progress)
+    _print_reports(reports)
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+
+
+def build_sample(db_dir: Path) -> list:
+    """Build community.db from sample/ in a temporary file, then swap it in."""
+    target = datadir.community_db(db_dir)
+    tmp = target.with_name(target.name + ".building")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    db = schema.connect(tmp)
+    schema.migrate(db)
+    reports = load_files(db, sorted(SAMPLE_DIR.glob("*.csv")) + sorted(SAMPLE_DIR.glob("*.xlsx")),
+                         actor="shequ sample")
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    if not all(r.ok for r in reports):
+        tmp.unlink(missing_ok=True)
+        return reports
+    if target.exists():
+        old = schema.connect(target)
+        old.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        old.close()
+    os.replace(tmp, target)
+    for leftover in (Path(f"{target}-wal"), Path(f"{target}-shm"), Path(f"{tmp}-wal"),
+                     Path(f"{tmp}-shm")):
+        leftover.unlink(missing_ok=True)
+    return reports
+
+
+@main.command()
+@db_dir_option
+def sample(db_dir):
+    """用 sample/ 中的示例台账（重新）建立 community.db。
+
+    示例台账重现了民政工作总结中的数字（见 sample/README.md）。已有的 community.db
+    会被整体替换；新库先写入临时文件，成功后才替换。
+
+    \b
+    示例：
+      shequ sample
+      shequ sample --db-dir /srv/shequ/demo
+    """
+    reports = build_sample(datadir.resolve(db_dir))
+    _print_reports(reports)
+    if not all(r.ok for r in reports):
+        sys.exit(1)
+    click.echo(f"已建立 {datadir.community_db(datadir.resolve(db_dir))}")
+
+
+@main.command()
+@db_dir_option
+def migrate(db_dir):
+    """把 community.db 升级到当前的表结构（已是最新则什么都不做）。
+
+    \b
+    示例：
+      shequ migrate --db-dir /srv/shequ
+    """
+    applied = schema.migrate(schema.connect(datadir.community_db(datadir.resolve(db_dir))))
+    click.echo(f"已执行迁移：{'、'.join(applied)}" if applied else "表结构已是最新")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=8001, show_default=True, type=int, help="端口")
+@db_dir_option
+def serve(host, port, db_dir):
+    """启动数据浏览服务（Datasette，含本项目的配置、插件和模板）。
+
+    数据目录中没有 community.db 时先用示例台账建立；已有的数据库不会被改动（只做表结构升级）。
+
+    \b
+    示例：
+      shequ serve
+      shequ serve --host 0.0.0.0 --port 8080 --db-dir /srv/shequ
+    """
+    import uvicorn
+
+    from .app import make_datasette
+
+    db_dir = datadir.resolve(db_dir)
+    if not datadir.community_db(db_dir).exists():
+        click.echo("数据目录中还没有 community.db，正在用示例台账建立……")
+        reports = build_sample(db_dir)
+        if not all(r.ok for r in reports):
+            _print_reports(reports)
+            sys.exit(1)
+    else:
+        _open(db_dir).close()
+    conn = accounts.connect(datadir.accounts_db(db_dir))
+    if not accounts.count_users(conn):
+        click.echo("还没有任何工作人员账号。请先创建第一个管理员，例如：\n"
+                   f"  shequ user add 管理员 --role admin --db-dir {db_dir}")
+    conn.close()
+    ds = make_datasette(db_dir)
+    click.echo(f"社区民政数据台：http://{host}:{port}/")
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+
+
+@main.group()
+def user():
+    """管理工作人员账号（add、list、passwd）。
+
+    \b
+    示例：
+      shequ user add 李娟 --role staff
+      shequ user list
+    """
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+
+
+def _accounts(db_dir):
+    return accounts.connect(datadir.accounts_db(datadir.resolve(db_dir)))
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), required=True,
+              help="admin 管理员，staff 工作人员，viewer 只读查看")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行）")
+@db_dir_option
+def user_add(name, role, password_stdin, db_dir):
+    """创建账号。
+
+    \b
+    示例：
+      shequ user add 李娟 --role staff
+      echo '一个足够长的密码' | shequ user add 王强 --role viewer --password-stdin
+    """
+    try:
+        accounts.add_user(_accounts(db_dir), name, role, _read_password(password_stdin))
+    except accounts.AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"已创建账号「{name}」（{accounts.ROLE_LABELS[role]}）")
+
+
+@user.command("list")
+@db_dir_option
+def user_list(db_dir):
+    """列出所有账号及其角色。
+
+    \b
+    示例：
+      shequ user list --db-dir /srv/shequ
+    """
+    rows = accounts.list_users(_accounts(db_dir))
+    if not rows:
+        click.echo("还没有任何账号")
+    for username, role, disabled, created_at in rows:
+        state = "（已停用）" if disabled else ""
+        click.echo(f"{username}\t{accounts.ROLE_LABELS[role]}（{role}）{state}\t创建于 {created_at}")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取新密码（一行）")
+@db_dir_option
+def user_passwd(name, password_stdin, db_dir):
+    """修改账号密码（该账号已登录的会话随即失效）。
+
+    \b
+    示例：
+      shequ user passwd 李娟
+    """
+    try:
+        accounts.set_password(_accounts(db_dir), name, _read_password(password_stdin))
+    except accounts.AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"已修改「{name}」的密码")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Load ledger sheets into community.db: validate every cell, resolve references in bulk,
+write each sheet in one transaction (all-or-nothing unless skip_bad)."""
+from __future__ import annotations
+
+import csv
+import datetime
+from itertools import islice
+from pathlib import Path
+
+import sqlite_utils
+
+from . import validators as v
+from .reader import Sheet, UnreadableFile, read_sheets
+from .report import Report, RowError
+from .templates import LOAD_ORDER, NoTemplate
+from .writers import WRITERS
+
+CHUNK = 1000
+
+
+class _Rollback(Exception):
+    pass
+
+
+def load_files(db: sqlite_utils.Database, paths, *, skip_bad=False, actor=None,
+               progress=None) -> list[Report]:
+    """Load every sheet of every file, registry first whatever order the files come in."""
+    reports, sheets = [], []
+    for path in map(Path, paths):
+        try:
+            sheets.extend(read_sheets(path))
+        except (UnreadableFile, NoTemplate) as e:
+            reports.append(Report(path, refused=str(e)))
+    sheets.sort(key=lambda s: LOAD_ORDER[s.template.kind])
+    for sheet in sheets:
+        reports.append(load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, progress=progress))
+    return reports
+
+
+def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor=None, progress=None) -> Report:
+    template = sheet.template
+    report = Report(sheet.path, sheet.name, template.title)
+    seen = db.execute("SELECT loaded_at FROM imports WHERE sha256 = ?", [sheet.digest]).fetchone()
+    if seen:
+        report.already_loaded_at = seen[0]
+        return report
+    columns = []
+    for index, header in enumerate(sheet.headers):
+        column = template.column(v.normalize_header(header)) if header is not None else None
+        if column:
+            columns.append((index, column))
+        elif v.clean_text(header):
+            report.ignored_headers.append(v.clean_text(header))
+    blank = dict.fromkeys(c.field for c in template.columns)  # absent optional columns
+    writer = WRITERS[template.kind](db, report)
+    rejected = []  # (line, cells) of bad rows
+    bar = progress(sheet) if progress else None
+    try:
+        with db.atomic():
+            rows = iter(sheet.rows)
+            while chunk := list(islice(rows, CHUNK)):
+                good = []
+                for line, cells in chunk:
+                    if not any(v.clean_text(c) for c in cells):
+                        continue
+                    values = _parse_row(line, cells, columns, blank, report)
+                    if values is not None:
+                        good.append((line, values))
+                    else:
+                        rejected.append((line, cells))
+                first_new_error = len(report.errors)
+                writer.write(good)
+                bad = {e.line for e in report.errors[first_new_error:]}
+                rejected.extend((line, cells) for line, cells in chunk if line in bad)
+                if bar:
+                    bar(sheet.position())
+            if report.errors and not skip_bad:
+                raise _Rollback
+            db.execute(
+                "INSERT INTO imports (sha256, kind, file_name, sheet, rows_added, rows_updated,"
+                " rows_rejected, loaded_at, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [sheet.digest, template.kind, sheet.path.name, sheet.name, report.added,
+                 report.updated, report.bad_lines,
+                 datetime.datetime.now().isoformat(sep=" ", timespec="seconds"), actor])
+    except _Rollback:
+        return report
+    except UnreadableFile as e:
+        report.refused = str(e)
+        return report
+    report.written = True
+    if report.errors:
+        report.rejects_path = _write_rejects(sheet, rejected, report.errors)
+    return report
+
+
+def _parse_row(line, cells, columns, blank, report):
+    values, ok = dict(blank), True
+    for index, column in columns:
+        raw = cells[index] if index < len(cells) else None
+        try:
+            value = column.parse(raw)
+        except v.Invalid as e:
+            report.errors.append(RowError(line, column.header, e.reason))
+            ok = False
+            continue
+        if column.required and value is None and column.parse is not v.parse_yes_no:
+            report.errors.append(RowError(line, column.header, "不能为空"))
+            ok = False
+        values[column.field] = value
+    return values if ok else None
+
+
+def _write_rejects(sheet: Sheet, rejected, errors) -> Path:
+    reasons = {}
+    for e in errors:
+        reasons.setdefault(e.line, []).append(f"「{e.column}」{e.reason}")
+    suffix = f".{sheet.name}" if sheet.name else ""
+    path = sheet.path.with_name(f"{sheet.path.stem}{suffix}.rejects.csv")
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["行号", "错误原因", *[h if h is not None else "" for h in sheet.headers]])
+        for line, cells in sorted(rejected, key=lambda r: r[0]):
+            out.writerow([line, "；".join(reasons.get(line, [])),
+                          *["" if c is None else c for c in cells]])
+    return path
+

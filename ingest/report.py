@@ -1,0 +1,56 @@
+"""What an import says back to staff: per-row errors and a one-line summary per sheet."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class RowError:
+    line: int
+    column: str
+    reason: str
+
+    def __str__(self):
+        return f"第 {self.line} 行「{self.column}」：{self.reason}"
+
+
+@dataclass
+class Report:
+    path: Path
+    sheet: str | None = None
+    title: str | None = None
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    refused: str | None = None  # whole file refused before any row was read
+    already_loaded_at: str | None = None
+    ignored_headers: list[str] = field(default_factory=list)
+    rejects_path: Path | None = None
+    written: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.refused is None and (self.written or self.already_loaded_at is not None)
+
+    @property
+    def bad_lines(self) -> int:
+        return len({e.line for e in self.errors})
+
+    @property
+    def label(self) -> str:
+        name = self.path.name + (f"［{self.sheet}］" if self.sheet else "")
+        return f"{self.title} {name}" if self.title else name
+
+    def summary(self) -> str:
+        if self.refused:
+            return f"{self.label}：拒绝导入。{self.refused}"
+        if self.already_loaded_at:
+            return f"{self.label}：已于 {self.already_loaded_at} 导入过，本次未做任何修改"
+        if not self.written:
+            return f"{self.label}：有 {self.bad_lines} 行错误，整个文件未写入任何数据"
+        text = f"{self.label}：新增 {self.added} 行，更新 {self.updated} 行，未变 {self.unchanged} 行"
+        if self.errors:
+            text += f"，跳过错误行 {self.bad_lines} 行（见 {self.rejects_path.name}）"
+        return text
