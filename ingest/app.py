@@ -12,18 +12,18 @@ from . import ROOT, datadir
 
 
 @lru_cache(maxsize=None)
-def _load_yaml(name: str) -> dict:
+def load_yaml(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
 def make_datasette(db_dir) -> Datasette:
     db_dir = Path(db_dir)
-    config = copy.deepcopy(_load_yaml("datasette.yaml"))
+    config = copy.deepcopy(load_yaml("datasette.yaml"))
     config.setdefault("plugins", {}).setdefault("shequ", {})["db_dir"] = str(db_dir.resolve())
     return Datasette(
         files=[str(datadir.community_db(db_dir))],
         config=config,
-        metadata=copy.deepcopy(_load_yaml("metadata.yml")),
+        metadata=copy.deepcopy(load_yaml("metadata.yml")),
         plugins_dir=str(ROOT / "plugins"),
         template_dir=str(ROOT / "templates"),
         static_mounts=[("shequ-static", str(ROOT / "static"))],

@@ -99,7 +99,7 @@ def build_sample(db_dir: Path) -> list:
     db = schema.connect(tmp)
     schema.migrate(db)
     reports = load_files(db, sorted(SAMPLE_DIR.glob("*.csv")) + sorted(SAMPLE_DIR.glob("*.xlsx")),
-                         actor="shequ sample")
+                         actor="shequ sample", via="示例数据")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     if not all(r.ok for r in reports):
@@ -261,6 +261,61 @@ def user_passwd(name, password_stdin, db_dir):
     except accounts.AccountError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"已修改「{name}」的密码")
+
+
+
+@main.group()
+def token():
+    """管理 API 令牌（create）：脚本和程序用令牌代替登录访问接口。
+
+    请求时带上请求头 Authorization: Bearer <令牌>。令牌只在创建时显示一次，服务器只保存它的哈希。
+    账号停用后，它的令牌立即失效；管理员也可在“账号管理”页撤销。
+
+    \b
+    示例：
+      shequ token create 李娟 --role viewer --ttl 86400
+      curl -H "Authorization: Bearer $(shequ token create 李娟)" \\
+           http://127.0.0.1:8001/community/persons.json
+    """
+
+
+def _parse_ttl(value):
+    if value is None:
+        return None
+    try:
+        ttl = int(value)
+    except ValueError:
+        ttl = 0
+    if ttl <= 0:
+        raise click.ClickException(f"--ttl 必须是正整数（秒），不能是「{value}」")
+    return ttl
+
+
+@token.command("create")
+@click.argument("name")
+@click.option("--role", type=click.Choice(accounts.ROLES), default=None,
+              help="令牌的角色，默认与账号相同，只能相同或更低（admin > staff > viewer）")
+@click.option("--ttl", metavar="秒数", default=None,
+              help="有效期（秒，正整数）；不指定则长期有效，直到被撤销或账号停用")
+@click.option("--label", default=None, help="令牌用途说明（可选，便于日后辨认）")
+@db_dir_option
+def token_create(name, role, ttl, label, db_dir):
+    """为已有的启用账号创建 API 令牌，标准输出只打印令牌本身。
+
+    NAME 是账号的用户名。令牌的角色默认与账号相同，可以更低、不能更高；每次请求都按账号当前的角色和状态重新核对（取两者中较低的角色）。
+
+    \b
+    示例：
+      shequ token create 李娟
+      shequ token create 李娟 --role viewer --ttl 3600 --label 月报脚本
+      TOKEN=$(shequ token create 王强 --db-dir /srv/shequ)
+    """
+    ttl = _parse_ttl(ttl)
+    try:
+        value = accounts.create_token(_accounts(db_dir), name, role=role, ttl=ttl, name=label)
+    except accounts.AccountError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(value)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from . import audit
 from . import validators as v
 from .reader import Sheet, UnreadableFile, read_sheets
 from .report import Report, RowError
@@ -22,8 +23,8 @@ class _Rollback(Exception):
     pass
 
 
-def load_files(db: sqlite_utils.Database, paths, *, skip_bad=False, actor=None,
-               progress=None) -> list[Report]:
+def load_files(db: sqlite_utils.Database, paths, *, skip_bad=False, actor="系统",
+               via="命令行导入", progress=None) -> list[Report]:
     """Load every sheet of every file, registry first whatever order the files come in."""
     reports, sheets = [], []
     for path in map(Path, paths):
@@ -33,11 +34,13 @@ def load_files(db: sqlite_utils.Database, paths, *, skip_bad=False, actor=None,
             reports.append(Report(path, refused=str(e)))
     sheets.sort(key=lambda s: LOAD_ORDER[s.template.kind])
     for sheet in sheets:
-        reports.append(load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, progress=progress))
+        reports.append(load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, via=via,
+                                  progress=progress))
     return reports
 
 
-def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor=None, progress=None) -> Report:
+def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor="系统", via="命令行导入",
+               progress=None) -> Report:
     template = sheet.template
     report = Report(sheet.path, sheet.name, template.title)
     seen = db.execute("SELECT loaded_at FROM imports WHERE sha256 = ?", [sheet.digest]).fetchone()
@@ -56,7 +59,7 @@ def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor=None, progress=None) -
     rejected = []  # (line, cells) of bad rows
     bar = progress(sheet) if progress else None
     try:
-        with db.atomic():
+        with db.atomic(), audit.acting(db.conn, actor, via):
             rows = iter(sheet.rows)
             while chunk := list(islice(rows, CHUNK)):
                 good = []

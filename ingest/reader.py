@@ -87,8 +87,9 @@ def _csv_sheets(path: Path) -> Iterator[Sheet]:
 
     def numbered():
         try:
-            for cells in reader:
-                yield reader.line_num, cells
+            # records, not physical lines: a cell with line breaks is still one Excel row
+            for line, cells in enumerate(reader, start=1):
+                yield line, cells
         except csv.Error as e:
             raise UnreadableFile(f"第 {reader.line_num} 行无法按 CSV 读取：{e}") from e
         except UnicodeDecodeError as e:

@@ -9,6 +9,7 @@ import datetime
 
 import sqlite_utils
 
+from . import audit
 from .validators import PROGRAMS
 
 INITIAL = """
@@ -166,11 +167,20 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [m001_initial]
+def m002_audit_log(db: sqlite_utils.Database) -> None:
+    _run_script(db, audit.AUDIT_LOG)
+    for table in audit.AUDITED:
+        for statement in audit.trigger_sql(db.conn, table):
+            db.execute(statement)
+
+
+MIGRATIONS = [m001_initial, m002_audit_log]
 
 
 def connect(path) -> sqlite_utils.Database:
-    """Open community.db the way every writer must: WAL, foreign keys, busy timeout."""
+    """Open community.db the way every writer must: WAL, foreign keys, busy timeout.
+    Writes to audited tables also need `audit.acting(db.conn, actor, via)` in their
+    transaction."""
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode = WAL")
     db.execute("PRAGMA foreign_keys = ON")

@@ -29,8 +29,9 @@ ALL_COMMANDS = sorted(_all_commands())
 
 
 def test_the_command_list_is_what_we_document():
-    assert ALL_COMMANDS == [("ingest",), ("migrate",), ("sample",), ("serve",), ("user",),
-                            ("user", "add"), ("user", "list"), ("user", "passwd")]
+    assert ALL_COMMANDS == [("ingest",), ("migrate",), ("sample",), ("serve",), ("token",),
+                            ("token", "create"), ("user",), ("user", "add"), ("user", "list"),
+                            ("user", "passwd")]
 
 
 @pytest.mark.parametrize("command", [(), *ALL_COMMANDS])
@@ -74,7 +75,7 @@ def test_user_add_prompts_twice_without_stdin(tmp_path):
 
 def test_db_dir_from_environment(tmp_path):
     result = _run(["migrate"], env={"SHEQU_DB_DIR": str(tmp_path / "d")})
-    assert result.output.strip() == "已执行迁移：m001_initial"
+    assert result.output.strip() == "已执行迁移：m001_initial、m002_audit_log"
     assert (tmp_path / "d" / "community.db").exists()
     assert _run(["migrate"], env={"SHEQU_DB_DIR": str(tmp_path / "d")}).output.strip() == "表结构已是最新"
 

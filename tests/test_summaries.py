@@ -68,8 +68,9 @@ async def test_summary_equals_independent_computation(ds, cookies, name, params)
 
 def test_stored_queries_match_the_contract():
     queries = yaml.safe_load((ROOT / "datasette.yaml").read_text())["databases"]["community"]["queries"]
-    assert set(queries) == set(SPEC_COLUMNS)
-    for name, query in queries.items():
+    summaries = {name: q for name, q in queries.items() if not q.get("write")}
+    assert set(summaries) == set(SPEC_COLUMNS)
+    for name, query in summaries.items():
         assert query["params"] == SPEC_PARAMS[name]
         assert any("\u4e00" <= ch <= "\u9fff" for ch in query["title"])
         assert any("\u4e00" <= ch <= "\u9fff" for ch in query["description"])
@@ -113,18 +114,22 @@ async def test_all_26_elections_valid(ds, cookies):
     assert sum(r["elected"] for r in rows) == 108
 
 
-async def test_money_is_exact_over_many_rows(data_dir):
-    """A sum over a million fen-exact amounts equals the decimal sum (no float drift)."""
+def test_money_is_exact_over_many_rows(tmp_path):
+    """A sum over a million fen-exact amounts equals the decimal sum (no float drift).
+
+    Run on the disbursements table exactly as the first migration creates it (the audit
+    triggers of later migrations would only slow the million inserts down)."""
     from ingest import schema
-    db = schema.connect(data_dir / "community.db")
-    person, program, community = db.execute(
-        "SELECT id, (SELECT id FROM programs LIMIT 1), community_id FROM persons LIMIT 1").fetchone()
+    db = schema.connect(tmp_path / "money.db")
+    schema.m001_initial(db)
+    db.execute("INSERT INTO communities (id, name) VALUES (1, '测试社区')")
+    db.execute("INSERT INTO persons (id, id_number, name, community_id) VALUES (1, 'x', '测试', 1)")
     amounts = [Decimal(f"{(i * 7919) % 100000}.{i % 100:02d}") for i in range(1_000_000)]
     with db.atomic():
         db.conn.executemany(
             "INSERT INTO disbursements (paid_on, community_id, person_id, program_id, amount_yuan)"
-            " VALUES ('2031-01-01', ?, ?, ?, ?)",
-            ((community, person, program, float(a)) for a in amounts))
-    total_fen = db.execute(
-        "SELECT sum(amount_fen) FROM disbursements WHERE paid_on = '2031-01-01'").fetchone()[0]
+            " VALUES ('2031-01-01', 1, 1, 1, ?)", ((float(a),) for a in amounts))
+    total_fen, total_yuan = db.execute(
+        "SELECT sum(amount_fen), round(sum(amount_fen) / 100.0, 2) FROM disbursements").fetchone()
     assert Decimal(total_fen) / 100 == sum(amounts)
+    assert Decimal(str(total_yuan)) == sum(amounts)
