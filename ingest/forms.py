@@ -133,12 +133,12 @@ def search_persons(conn, q: str, limit: int = 20) -> list[dict]:
     q = v.clean_text(q) or ""
     if not q:
         return []
-    like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     rows = conn.execute(
         "SELECT p.id FROM persons p WHERE p.name LIKE :like ESCAPE '\\'"
         " OR p.id_number LIKE :suffix ESCAPE '\\' OR p.phone LIKE :like ESCAPE '\\'"
         " ORDER BY (p.name = :q) DESC, length(p.name), p.id LIMIT :limit",
-        {"like": like, "suffix": like.lstrip("%"), "q": q, "limit": limit}).fetchall()
+        {"like": f"%{escaped}%", "suffix": f"%{escaped}", "q": q, "limit": limit}).fetchall()
     return [person_summary(conn, r[0]) for r in rows]
 
 

@@ -1,9 +1,17 @@
 """Load ledger sheets into community.db: validate every cell, resolve references in bulk,
-write each sheet in one transaction (all-or-nothing unless skip_bad)."""
+write each sheet in one transaction (all-or-nothing unless skip_bad).
+
+A dry run (`dry_run=True`) does every check and every write exactly as a real import,
+in the same order, and then rolls the whole run back: its reports say what the import
+WOULD do (a later sheet sees what an earlier sheet of the same run would have written,
+as in a real run), and nothing is written - no rows, no `imports` record, no rejects file.
+"""
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime
+import secrets
 from itertools import islice
 from pathlib import Path
 
@@ -24,25 +32,57 @@ class _Rollback(Exception):
 
 
 def load_files(db: sqlite_utils.Database, paths, *, skip_bad=False, actor="系统",
-               via="命令行导入", progress=None) -> list[Report]:
-    """Load every sheet of every file, registry first whatever order the files come in."""
+               via="命令行导入", progress=None, dry_run=False) -> list[Report]:
+    """Load every sheet of every file, registry first whatever order the files come in.
+
+    With dry_run, nothing is written: see the module docstring."""
     reports, sheets = [], []
     for path in map(Path, paths):
         try:
             sheets.extend(read_sheets(path))
         except (UnreadableFile, NoTemplate) as e:
-            reports.append(Report(path, refused=str(e)))
+            reports.append(Report(path, refused=str(e), dry_run=dry_run))
     sheets.sort(key=lambda s: LOAD_ORDER[s.template.kind])
-    for sheet in sheets:
-        reports.append(load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, via=via,
-                                  progress=progress))
+    with _discarded(db) if dry_run else contextlib.nullcontext():
+        for sheet in sheets:
+            reports.append(_load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, via=via,
+                                       progress=progress, dry_run=dry_run))
     return reports
 
 
 def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor="系统", via="命令行导入",
-               progress=None) -> Report:
+               progress=None, dry_run=False) -> Report:
+    with _discarded(db) if dry_run else contextlib.nullcontext():
+        return _load_sheet(db, sheet, skip_bad=skip_bad, actor=actor, via=via,
+                           progress=progress, dry_run=dry_run)
+
+
+@contextlib.contextmanager
+def _discarded(db):
+    """Run the block in a transaction (or, inside one, a savepoint) that is always rolled
+    back, whatever happens in it."""
+    conn = db.conn
+    if conn.in_transaction:
+        name = f"shequ_dry_run_{secrets.token_hex(8)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:  # an error may already have ended the transaction
+                conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                conn.execute(f"RELEASE SAVEPOINT {name}")
+    else:
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
+
+def _load_sheet(db, sheet: Sheet, *, skip_bad, actor, via, progress, dry_run) -> Report:
     template = sheet.template
-    report = Report(sheet.path, sheet.name, template.title)
+    report = Report(sheet.path, sheet.name, template.title, dry_run=dry_run)
     seen = db.execute("SELECT loaded_at FROM imports WHERE sha256 = ?", [sheet.digest]).fetchone()
     if seen:
         report.already_loaded_at = seen[0]
@@ -89,6 +129,9 @@ def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor="系统", via="命令�
         return report
     except UnreadableFile as e:
         report.refused = str(e)
+        return report
+    if dry_run:  # the caller's _discarded() rolls this sheet back with the rest of the run
+        report.would_write = True
         return report
     report.written = True
     if report.errors:

@@ -29,10 +29,15 @@ class Report:
     ignored_headers: list[str] = field(default_factory=list)
     rejects_path: Path | None = None
     written: bool = False
+    # dry run: nothing is ever written; would_write says the sheet passed and would be
+    dry_run: bool = False
+    would_write: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.refused is None and (self.written or self.already_loaded_at is not None)
+        """The import succeeded (for a dry run: would succeed)."""
+        return self.refused is None and (self.written or self.would_write
+                                         or self.already_loaded_at is not None)
 
     @property
     def bad_lines(self) -> int:
@@ -44,6 +49,8 @@ class Report:
         return f"{self.title} {name}" if self.title else name
 
     def summary(self) -> str:
+        if self.dry_run:
+            return self._dry_run_summary()
         if self.refused:
             return f"{self.label}：拒绝导入。{self.refused}"
         if self.already_loaded_at:
@@ -53,4 +60,16 @@ class Report:
         text = f"{self.label}：新增 {self.added} 行，更新 {self.updated} 行，未变 {self.unchanged} 行"
         if self.errors:
             text += f"，跳过错误行 {self.bad_lines} 行（见 {self.rejects_path.name}）"
+        return text
+
+    def _dry_run_summary(self) -> str:
+        if self.refused:
+            return f"{self.label}：拒绝导入。{self.refused}"
+        if self.already_loaded_at:
+            return f"{self.label}：已于 {self.already_loaded_at} 导入过，再次导入不会做任何修改"
+        if not self.would_write:
+            return f"{self.label}：有 {self.bad_lines} 行错误，整个文件不能导入"
+        text = f"{self.label}：将新增 {self.added} 行，更新 {self.updated} 行，未变 {self.unchanged} 行"
+        if self.errors:
+            text += f"，将跳过错误行 {self.bad_lines} 行"
         return text

@@ -58,20 +58,16 @@ def write_wrapper(datasette, database, request, transaction):
 
 @hookimpl
 def row_actions(datasette, actor, database, table, row):
-    if database == web.staff_db(datasette) and web.is_admin(actor) and table in audit.AUDITED:
+    if database == web.staff_db(datasette) and web.can_write(actor) and table in audit.AUDITED:
         if "id" in row.keys():
             return [{"href": f"/-/shequ/history/{table}/{row['id']}", "label": "修改记录",
                      "description": "查看这条记录的每一次修改，并可恢复到以前的版本"}]
     return []
 
 
-def _require_admin(request):
-    if not web.is_admin(request.actor):
-        raise Forbidden("只有管理员可以查看修改记录")
-
-
 async def history(request, datasette):
-    _require_admin(request)
+    if not web.can_write(request.actor):
+        raise Forbidden("只有工作人员和管理员可以查看修改记录")
     table, row_id = request.url_vars["table"], int(request.url_vars["row_id"])
     if table not in audit.AUDITED:
         raise NotFound("没有这张表的修改记录")
@@ -83,13 +79,15 @@ async def history(request, datasette):
                              (entry["after"] or {}).get(k)) for k in keys]
     html = await datasette.render_template("shequ_history.html", {
         "table": table, "table_title": web.table_title(table), "row_id": row_id,
-        "entries": list(reversed(entries)), "database": web.staff_db(datasette)},
+        "entries": list(reversed(entries)), "database": web.staff_db(datasette),
+        "can_restore": web.is_admin(request.actor)},
         request=request)
     return Response.html(html)
 
 
 async def restore(request, datasette):
-    _require_admin(request)
+    if not web.is_admin(request.actor):
+        raise Forbidden("只有管理员可以恢复以前的版本")
     form = await request.post_vars()
     table, row_id, audit_id = form.get("table"), int(form.get("row_id")), int(form.get("audit_id"))
     db = datasette.get_database(web.staff_db(datasette))

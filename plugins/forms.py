@@ -29,7 +29,10 @@ async def _render(datasette, request, form, values, errors=None, status=200, **e
     person = None
     if form.person_role and values.get("person_id"):
         person = await db.execute_fn(lambda conn: forms.person_summary(conn, values["person_id"]))
+    database = web.staff_db(datasette)
+    cancel_url = f"/{database}/persons/{person['id']}" if person else f"/{database}/{form.table}"
     context = {"form": form, "values": values, "errors": errors or {}, "choices": choices,
+               "cancel_url": cancel_url,
                "person": person, "candidate_fields": forms.CANDIDATE_FIELDS,
                "candidate_rows": forms.CANDIDATE_ROWS, "today": _today(), **extra}
     html = await datasette.render_template("shequ_form.html", context, request=request)
@@ -87,10 +90,9 @@ async def _submit(request, datasette, form, db):
             datasette, request, form, current, status=409, conflict=e.changes, edit_id=edit_id,
             version=version, original=json.dumps(current, ensure_ascii=False), mine=values)
     database = web.staff_db(datasette)
-    if form.person_role:
-        datasette.add_message(request, f"已保存：{form.title}")
-        return Response.redirect(f"/{database}/persons/{values['person_id']}")
     datasette.add_message(request, f"已保存：{form.title}")
+    if form.person_role:  # back to the resident, whose page lists payments and visits
+        return Response.redirect(f"/{database}/persons/{values['person_id']}")
     return Response.redirect(f"/{database}/{form.table}/{row_id}")
 
 
