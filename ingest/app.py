@@ -16,12 +16,15 @@ def load_yaml(name: str) -> dict:
     return yaml.safe_load((ROOT / name).read_text(encoding="utf-8"))
 
 
-def make_datasette(db_dir) -> Datasette:
+def make_datasette(db_dir, *, public_only=False) -> Datasette:
+    """The staff database (unless public_only) and, when it has been built, public.db."""
     db_dir = Path(db_dir)
+    public = datadir.public_db(db_dir)
     config = copy.deepcopy(load_yaml("datasette.yaml"))
     config.setdefault("plugins", {}).setdefault("shequ", {})["db_dir"] = str(db_dir.resolve())
     return Datasette(
-        files=[str(datadir.community_db(db_dir))],
+        files=[] if public_only else [str(datadir.community_db(db_dir))],
+        immutables=[str(public)] if public.exists() else [],
         config=config,
         metadata=copy.deepcopy(load_yaml("metadata.yml")),
         plugins_dir=str(ROOT / "plugins"),

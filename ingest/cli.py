@@ -150,38 +150,73 @@ def migrate(db_dir):
 
 
 @main.command()
+@click.option("--threshold", type=click.IntRange(2, 100), default=None,
+              help="小格阈值（默认取 publish.yml，通常为 5）")
+@db_dir_option
+def publish(threshold, db_dir):
+    """按 publish.yml 从 community.db 生成脱敏的公开数据库 public.db。
+
+    每次从头生成：只写入规则列出的表和列，小格抑制加补充抑制，写入临时文件、VACUUM 后
+    再替换旧文件。正在运行的 shequ serve 需要重启才会提供新文件。
+
+    \b
+    示例：
+      shequ publish
+      shequ publish --threshold 10 --db-dir /srv/shequ
+    """
+    from .publish import build
+
+    db_dir = datadir.resolve(db_dir)
+    manifest = build(datadir.community_db(db_dir), datadir.public_db(db_dir), threshold=threshold)
+    rows = sum(manifest["row_counts"].values())
+    click.echo(f"已生成 {datadir.public_db(db_dir)}：{len(manifest['row_counts'])} 张表，{rows} 行，"
+               f"隐藏 {manifest['suppressed_cells']} 个格子（阈值 {manifest['threshold']}）")
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8001, show_default=True, type=int, help="端口")
+@click.option("--public-only", is_flag=True, help="只提供公开数据库 public.db（用于单独的公开服务器）")
 @db_dir_option
-def serve(host, port, db_dir):
+def serve(host, port, public_only, db_dir):
     """启动数据浏览服务（Datasette，含本项目的配置、插件和模板）。
 
-    数据目录中没有 community.db 时先用示例台账建立；已有的数据库不会被改动（只做表结构升级）。
+    数据目录中没有 community.db 时先用示例台账建立，没有 public.db 时随即生成；已有的
+    工作库不会被重建或覆盖（只执行尚未执行的表结构迁移）。--public-only 只提供 public.db。
 
     \b
     示例：
       shequ serve
       shequ serve --host 0.0.0.0 --port 8080 --db-dir /srv/shequ
+      shequ serve --public-only --host 0.0.0.0
     """
     import uvicorn
 
     from .app import make_datasette
+    from .publish import build
 
     db_dir = datadir.resolve(db_dir)
-    if not datadir.community_db(db_dir).exists():
-        click.echo("数据目录中还没有 community.db，正在用示例台账建立……")
-        reports = build_sample(db_dir)
-        if not all(r.ok for r in reports):
-            _print_reports(reports)
-            sys.exit(1)
+    if public_only:
+        if not datadir.public_db(db_dir).exists():
+            raise click.ClickException(f"{datadir.public_db(db_dir)} 不存在：请先运行 shequ publish")
     else:
-        _open(db_dir).close()
-    conn = accounts.connect(datadir.accounts_db(db_dir))
-    if not accounts.count_users(conn):
-        click.echo("还没有任何工作人员账号。请先创建第一个管理员，例如：\n"
-                   f"  shequ user add 管理员 --role admin --db-dir {db_dir}")
-    conn.close()
-    ds = make_datasette(db_dir)
+        if not datadir.community_db(db_dir).exists():
+            click.echo("数据目录中还没有 community.db，正在用示例台账建立……")
+            reports = build_sample(db_dir)
+            if not all(r.ok for r in reports):
+                _print_reports(reports)
+                sys.exit(1)
+        else:
+            _open(db_dir).close()
+        if not datadir.public_db(db_dir).exists():
+            click.echo("正在生成公开数据库 public.db……")
+            build(datadir.community_db(db_dir), datadir.public_db(db_dir))
+        conn = accounts.connect(datadir.accounts_db(db_dir))
+        if not accounts.count_users(conn):
+            click.echo("还没有任何工作人员账号。请先创建第一个管理员，例如：\n"
+                       f"  shequ user add 管理员 --role admin --db-dir {db_dir}")
+        conn.close()
+    ds = make_datasette(db_dir, public_only=public_only)
     click.echo(f"社区民政数据台：http://{host}:{port}/")
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
 

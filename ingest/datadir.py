@@ -18,6 +18,10 @@ def community_db(db_dir) -> Path:
     return Path(db_dir) / "community.db"
 
 
+def public_db(db_dir) -> Path:
+    return Path(db_dir) / "public.db"
+
+
 def accounts_db(db_dir) -> Path:
     return Path(db_dir) / "accounts.db"
 

@@ -206,10 +206,14 @@ async def _preview(request, datasette, form):
                                               encoding="utf-8")
         paths = [batch_dir / f["name"] for f in saved]
         db = datasette.get_database(web.staff_db(datasette))
-        reports += await db.execute_write_fn(
-            lambda conn: load_files(sqlite_utils.Database(conn), paths, actor=actor, via=VIA,
-                                    dry_run=True),
-            request=request)
+        try:
+            reports += await db.execute_write_fn(
+                lambda conn: load_files(sqlite_utils.Database(conn), paths, actor=actor,
+                                        via=VIA, dry_run=True),
+                request=request)
+        except BaseException:
+            shutil.rmtree(batch_dir, ignore_errors=True)  # no preview, nothing to confirm
+            raise
     clean = all(r.ok and not r.errors for r in reports)
     return await _render(datasette, request, "preview", batch=batch_id if saved else None,
                          sheets=[_sheet_view(r) for r in reports], clean=clean,

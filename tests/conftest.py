@@ -9,6 +9,7 @@ import pytest
 from ingest import ROOT, accounts, datadir
 from ingest.app import make_datasette
 from ingest.cli import build_sample
+from ingest.publish import build as build_public
 
 SAMPLE_DIR = ROOT / "sample"
 PASSWORD = "correct-horse-42"
@@ -17,10 +18,11 @@ ROLES = ("admin", "staff", "viewer")
 
 @pytest.fixture(scope="session")
 def built_dir(tmp_path_factory):
-    """A data directory with the sample community.db and one account per role."""
+    """A data directory with the sample community.db, its public.db and one account per role."""
     path = tmp_path_factory.mktemp("data")
     reports = build_sample(path)
     assert all(r.ok for r in reports), [r.summary() for r in reports]
+    build_public(datadir.community_db(path), datadir.public_db(path))
     conn = accounts.connect(datadir.accounts_db(path))
     for role in ROLES:
         accounts.add_user(conn, f"{role}1", role, PASSWORD)

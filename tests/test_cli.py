@@ -29,7 +29,7 @@ ALL_COMMANDS = sorted(_all_commands())
 
 
 def test_the_command_list_is_what_we_document():
-    assert ALL_COMMANDS == [("ingest",), ("migrate",), ("sample",), ("serve",), ("token",),
+    assert ALL_COMMANDS == [("ingest",), ("migrate",), ("publish",), ("sample",), ("serve",), ("token",),
                             ("token", "create"), ("user",), ("user", "add"), ("user", "list"),
                             ("user", "passwd")]
 

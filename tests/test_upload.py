@@ -192,6 +192,14 @@ async def test_too_many_files(uds, staff):
     assert "文件太多：一次最多上传 10 个文件" in response.text
 
 
+async def test_a_file_over_50_mb_is_refused(uds, staff, data_dir):
+    body = b"a" * (50 * 1024 * 1024 + 1)
+    response = await post_files(uds, staff, ("big.csv", body, CSV_MIME))
+    assert response.status_code == 400
+    assert "文件太大：每个文件不能超过 50 MB" in response.text
+    assert not (data_dir / "uploads").exists() or not any((data_dir / "uploads").iterdir())
+
+
 async def test_nothing_chosen(uds, staff):
     response = await post_files(uds, staff, ("", b"", "application/octet-stream"))
     assert response.status_code == 400
