@@ -19,7 +19,9 @@ from pathlib import Path
 ROLES = ("admin", "staff", "viewer")
 ROLE_LABELS = {"admin": "管理员", "staff": "工作人员", "viewer": "只读查看"}
 ROLE_RANK = {"viewer": 0, "staff": 1, "admin": 2}
-SESSION_HOURS = 12
+SESSION_HOURS = 12          # absolute lifetime of a login session
+SESSION_IDLE_MINUTES = 120  # a session unused this long is over too
+SESSION_TOUCH_SECONDS = 60  # record use at most once a minute per session
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "shequ_"
 
@@ -43,7 +45,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
     username TEXT NOT NULL REFERENCES accounts(username) ON DELETE CASCADE,
     created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL
+    expires_at TEXT NOT NULL,
+    last_seen_at TEXT
 );
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT PRIMARY KEY,
@@ -77,6 +80,11 @@ def connect(path) -> sqlite3.Connection:
     conn.execute("PRAGMA busy_timeout = 5000")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.executescript(SCHEMA)
+    if "last_seen_at" not in {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}:
+        try:  # accounts.db from before the idle timeout
+            conn.execute("ALTER TABLE sessions ADD COLUMN last_seen_at TEXT")
+        except sqlite3.OperationalError:  # another connection added it first
+            pass
     return conn
 
 
@@ -154,21 +162,43 @@ def _token_hash(token: str) -> str:
 def start_session(conn, username: str) -> str:
     token = secrets.token_urlsafe(32)
     now = _now()
-    conn.execute("DELETE FROM sessions WHERE expires_at < ?", [now.isoformat()])
+    conn.execute("DELETE FROM sessions WHERE expires_at < ? OR last_seen_at < ?",
+                 [now.isoformat(), _idle_cutoff(now)])
     conn.execute(
-        "INSERT INTO sessions (token_hash, username, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO sessions (token_hash, username, created_at, expires_at, last_seen_at)"
+        " VALUES (?, ?, ?, ?, ?)",
         [_token_hash(token), username, now.isoformat(),
-         (now + datetime.timedelta(hours=SESSION_HOURS)).isoformat()])
+         (now + datetime.timedelta(hours=SESSION_HOURS)).isoformat(), now.isoformat()])
     return token
 
 
+def _idle_cutoff(now) -> str:
+    return (now - datetime.timedelta(minutes=SESSION_IDLE_MINUTES)).isoformat()
+
+
 def session_actor(conn, token: str) -> dict | None:
-    """The actor for a session cookie, or None if unknown, expired or the account is disabled."""
+    """The actor for a session cookie, or None if unknown, expired (SESSION_HOURS after
+    login), idle (unused for SESSION_IDLE_MINUTES) or the account is disabled."""
+    now = _now()
+    token_hash = _token_hash(token)
     row = conn.execute(
-        "SELECT a.username, a.role FROM sessions s JOIN accounts a ON a.username = s.username"
+        "SELECT a.username, a.role, coalesce(s.last_seen_at, s.created_at)"
+        " FROM sessions s JOIN accounts a ON a.username = s.username"
         " WHERE s.token_hash = ? AND s.expires_at > ? AND a.disabled = 0",
-        [_token_hash(token), _now().isoformat()]).fetchone()
-    return {"id": row[0], "role": row[1]} if row else None
+        [token_hash, now.isoformat()]).fetchone()
+    if row is None:
+        return None
+    if row[2] <= _idle_cutoff(now):
+        conn.execute("DELETE FROM sessions WHERE token_hash = ?", [token_hash])
+        return None
+    touch = (now - datetime.timedelta(seconds=SESSION_TOUCH_SECONDS)).isoformat()
+    if row[2] <= touch:
+        try:
+            conn.execute("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?",
+                         [now.isoformat(), token_hash])
+        except sqlite3.OperationalError:  # busy: a missed touch only shortens the idle window
+            pass
+    return {"id": row[0], "role": row[1]}
 
 
 def actor_for_token(path, token: str | None) -> dict | None:

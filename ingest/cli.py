@@ -221,6 +221,46 @@ def serve(host, port, public_only, db_dir):
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
 
 
+@main.command("backup")
+@click.option("--to", "to", type=click.Path(file_okay=False), default=None,
+              help="备份存放目录（默认：数据目录下的 backups/）")
+@click.option("--keep", default=14, show_default=True, type=click.IntRange(1), help="保留最近几份备份")
+@db_dir_option
+def backup_command(to, keep, db_dir):
+    """在线备份 community.db 和 accounts.db（服务不必停止），附 SHA-256 校验和。
+
+    \b
+    示例：
+      shequ backup
+      shequ backup --to /mnt/backup/shequ --keep 30
+    """
+    from . import backup
+
+    path = backup.backup(datadir.resolve(db_dir), to=to, keep=keep)
+    click.echo(f"已备份到 {path}")
+
+
+@main.command("restore")
+@click.argument("backup_dir", type=click.Path(file_okay=False, exists=True))
+@db_dir_option
+def restore_command(backup_dir, db_dir):
+    """校验一份备份（校验和与完整性检查）后换入数据目录。请先停止 shequ serve。
+
+    被替换的文件保留在数据目录的 before-restore-<时间>/ 中。
+
+    \b
+    示例：
+      shequ restore db/backups/20261128T120000000000Z
+    """
+    from . import backup
+
+    try:
+        kept = backup.restore(backup_dir, datadir.resolve(db_dir))
+    except backup.BackupError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"已从 {backup_dir} 恢复；原来的文件保存在 {kept}")
+
+
 @main.group()
 def user():
     """管理工作人员账号（add、list、passwd）。

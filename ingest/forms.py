@@ -129,17 +129,9 @@ def person_summary(conn, person_id) -> dict | None:
 
 
 def search_persons(conn, q: str, limit: int = 20) -> list[dict]:
-    """Persons by part of the name, the last digits of the 身份证号, or the phone."""
-    q = v.clean_text(q) or ""
-    if not q:
-        return []
-    escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = conn.execute(
-        "SELECT p.id FROM persons p WHERE p.name LIKE :like ESCAPE '\\'"
-        " OR p.id_number LIKE :suffix ESCAPE '\\' OR p.phone LIKE :like ESCAPE '\\'"
-        " ORDER BY (p.name = :q) DESC, length(p.name), p.id LIMIT :limit",
-        {"like": f"%{escaped}%", "suffix": f"%{escaped}", "q": q, "limit": limit}).fetchall()
-    return [person_summary(conn, r[0]) for r in rows]
+    """The person picker: the staff search index (name, 身份证号 ending, phone, address)."""
+    from .search import persons
+    return persons(conn, q, limit)
 
 
 def choices(conn, form: Form) -> dict[str, tuple]:

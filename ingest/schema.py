@@ -174,7 +174,16 @@ def m002_audit_log(db: sqlite_utils.Database) -> None:
             db.execute(statement)
 
 
-MIGRATIONS = [m001_initial, m002_audit_log]
+def m003_search(db: sqlite_utils.Database) -> None:
+    """Staff search: FTS5 indexes over segmented text, their triggers, and a backfill
+    (see ingest/search.py)."""
+    from . import search
+
+    for statement in search.schema_sql() + search.backfill_sql():
+        db.execute(statement)
+
+
+MIGRATIONS = [m001_initial, m002_audit_log, m003_search]
 
 
 def connect(path) -> sqlite_utils.Database:

@@ -89,7 +89,8 @@ async def logout(request, datasette):
             finally:
                 conn.close()
         response = Response.redirect("/")
-        response.set_cookie(COOKIE, "", max_age=0, httponly=True, samesite="lax")
+        response.set_cookie(COOKIE, "", max_age=0, httponly=True, samesite="lax",
+                            secure=request.scheme == "https")
         return response
     html = await datasette.render_template("shequ_logout.html", {}, request=request)
     return Response.html(html)

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import re
 from http.cookies import SimpleCookie
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from datasette import hookimpl
+from datasette.utils import tilde_decode
 
 from ingest import accounts, datadir
 
@@ -65,11 +66,17 @@ async def _refuse(scope, send, anonymous):
     await send({"type": "http.response.body", "body": body})
 
 
+def _database_of(path: str) -> str:
+    """The database a URL addresses, decoded the way Datasette decodes it (percent- and
+    tilde-encoding), so /comm~75nity/… is recognised as /community/…."""
+    segment = unquote(path).lstrip("/").split("/", 1)[0]
+    return tilde_decode(segment.split(".", 1)[0])
+
+
 @hookimpl
 def asgi_wrapper(datasette):
     config = datasette.plugin_config("shequ") or {}
-    private = config.get("private_databases") or []
-    private_re = re.compile(rf"^/({'|'.join(map(re.escape, private))})([/.]|$)") if private else None
+    private = set(config.get("private_databases") or [])
 
     def wrap(app):
         async def guarded(scope, receive, send):
@@ -83,7 +90,7 @@ def asgi_wrapper(datasette):
                         datadir.accounts_db(config["db_dir"]), bearer)
                     if token_actor is None:
                         return await _unauthorized(send)
-                is_private = bool(private_re and private_re.match(path))
+                is_private = _database_of(path) in private
                 if is_private or ADMIN_ONLY.match(path):
                     actor = token_actor or _actor(config["db_dir"], scope)
                     if actor is None or (not is_private and actor["role"] != "admin"):

@@ -2,6 +2,8 @@
 from datasette import hookimpl
 from markupsafe import Markup
 
+from ingest import zh
+
 
 @hookimpl
 def extra_template_vars(datasette):
@@ -9,7 +11,8 @@ def extra_template_vars(datasette):
 
 
 def format_yuan(value) -> str:
-    return f"{value:,.2f}"
+    """18940 → '¥18,940.00' (ingest.zh.yuan)."""
+    return zh.yuan(value)
 
 
 @hookimpl
