@@ -8,25 +8,18 @@ replaced files beside them.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import os
 import shutil
 import sqlite3
 from pathlib import Path
+
+from .reader import file_digest
 
 FILES = ("community.db", "accounts.db")
 
 
 class BackupError(Exception):
     """A refused backup or restore (Chinese message)."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _copy_online(source: Path, target: Path):
@@ -63,7 +56,7 @@ def backup(db_dir, to=None, keep: int = 14) -> Path:
         if source.exists():
             _copy_online(source, building / name)
             _check(building / name)
-            sums.append(f"{_sha256(building / name)}  {name}\n")
+            sums.append(f"{file_digest(building / name)}  {name}\n")
     (building / "SHA256SUMS").write_text("".join(sums))
     final = root / stamp
     os.replace(building, final)
@@ -80,7 +73,7 @@ def verify(backup_dir) -> list[str]:
     names = []
     for line in sums.read_text().splitlines():
         digest, name = line.split("  ", 1)
-        if _sha256(backup_dir / name) != digest:
+        if file_digest(backup_dir / name) != digest:
             raise BackupError(f"{name} 的校验和不符：备份已损坏，拒绝恢复")
         _check(backup_dir / name)
         names.append(name)

@@ -20,19 +20,34 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def server(built_dir, tmp_path_factory):
-    data = tmp_path_factory.mktemp("browser") / "data"
+def served_copy(built_dir, tmp_path_factory, name):
+    """`shequ serve` on a private copy of the built data: yields (base URL, data dir)."""
+    data = tmp_path_factory.mktemp(name) / "data"
     shutil.copytree(built_dir, data)
     port = _free_port()
     proc = _serve(data, port)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_for(f"{base}/-/login")
-        yield base
+        yield base, data
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def login(page, server, username, password=PASSWORD):
+    """Log in through the real form and wait for the home page."""
+    page.goto(f"{server}/-/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{server}/")
+
+
+@pytest.fixture(scope="module")
+def server(built_dir, tmp_path_factory):
+    for base, _ in served_copy(built_dir, tmp_path_factory, "browser"):
+        yield base
 
 
 @pytest.fixture(scope="module")

@@ -3,26 +3,15 @@ after the JavaScript has run and with the menus and dialogs open, nothing a pers
 is English (outside data cells, code and an allow-list of formats)."""
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
 from .conftest import PASSWORD
+from .test_browser import ARTIFACTS, browser, pytestmark, served_copy  # noqa: F401 (fixture, marks)
 from .test_chinese_ui import ALLOWED, USERS
-from .test_cli import _free_port, _serve, _wait_for
 
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 ALLOWED_HERE = ALLOWED | {"Esc"}  # the key's name in the jump menu's hints
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
-                       reason="Debian chromium not installed (CI installs it)"),
-]
 
 # What a person reads: rendered text, button captions, placeholders, ARIA labels and the
 # options of visible menus - not data cells (td), code, SQL editors or URLs.
@@ -69,30 +58,8 @@ def english_on(page) -> list[str]:
 
 @pytest.fixture(scope="module")
 def server(built_dir, tmp_path_factory):
-    data = tmp_path_factory.mktemp("browser_chinese") / "data"
-    shutil.copytree(built_dir, data)
-    port = _free_port()
-    proc = _serve(data, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/-/login")
+    for base, _ in served_copy(built_dir, tmp_path_factory, "browser_chinese"):
         yield base
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        yield browser
-        browser.close()
 
 
 class Crawl:

@@ -9,8 +9,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from .conftest import PASSWORD
-from .test_browser import ARTIFACTS, browser, server  # noqa: F401 (fixtures)
+from .test_browser import ARTIFACTS, browser, login, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -100,19 +99,12 @@ def assert_tables_equal_api(page, server, database, charts, community, year="201
     return data
 
 
-def _login(page, server, username):
-    page.goto(f"{server}/-/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{server}/")
-
 
 def test_staff_dashboard_shows_what_the_stored_queries_return(server, browser, tmp_path):  # noqa: F811
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     errors = watch_errors(page)
-    _login(page, server, "staff1")
+    login(page, server, "staff1")
     page.click("details.nav-menu summary")
     page.click("nav .nav-menu-inner a:text('数据概览')")
     page.wait_for_url(f"{server}/-/shequ/dashboard/community")

@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import PASSWORD
-from .test_browser import ARTIFACTS, browser, server  # noqa: F401 (fixtures)
+from .test_browser import ARTIFACTS, browser, login, server  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
-
-def _login(page, server, username):
-    page.goto(f"{server}/-/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"{server}/")
 
 
 def test_staff_records_a_disbursement_through_the_form(server, browser):  # noqa: F811
@@ -24,7 +16,7 @@ def test_staff_records_a_disbursement_through_the_form(server, browser):  # noqa
     page = browser.new_page()
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    _login(page, server, "staff1")
+    login(page, server, "staff1")
     page.click("details.nav-menu summary")
     page.click("nav .nav-menu-inner a:text('登记发放')")
     page.wait_for_url(f"{server}/-/shequ/form/disbursement")
@@ -62,7 +54,7 @@ def test_staff_records_a_disbursement_through_the_form(server, browser):  # noqa
 
 def test_refusal_is_shown_at_the_field(server, browser):  # noqa: F811
     page = browser.new_page()
-    _login(page, server, "staff1")
+    login(page, server, "staff1")
     page.goto(f"{server}/-/shequ/form/visit")
     page.fill("#person-query", "陈宸")
     page.click("button.person-option:has-text('陈宸')")

@@ -12,8 +12,7 @@ import openpyxl
 import pytest
 
 from .conftest import PASSWORD, SAMPLE_DIR
-from .test_browser import ARTIFACTS, browser, pytestmark  # noqa: F401 (fixture, marks)
-from .test_cli import _free_port, _serve, _wait_for
+from .test_browser import ARTIFACTS, browser, pytestmark, served_copy  # noqa: F401 (fixture, marks)
 
 DISB_HEADER = ["发放日期", "社区", "户号", "姓名", "身份证号", "项目", "方式", "金额(元)", "备注"]
 NOTE = "浏览器上传测试"
@@ -22,17 +21,7 @@ NOTE = "浏览器上传测试"
 @pytest.fixture(scope="module")
 def served(built_dir, tmp_path_factory):
     """`shequ serve` on a private copy of the sample data: (base URL, data directory)."""
-    data = tmp_path_factory.mktemp("browser_upload") / "data"
-    shutil.copytree(built_dir, data)
-    port = _free_port()
-    proc = _serve(data, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_for(f"{base}/-/login")
-        yield base, data
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)
+    yield from served_copy(built_dir, tmp_path_factory, "browser_upload")
 
 
 def registry_people(n):
