@@ -181,8 +181,8 @@ def publish(threshold, db_dir):
 def serve(host, port, public_only, db_dir):
     """启动数据浏览服务（Datasette，含本项目的配置、插件和模板）。
 
-    数据目录中没有 community.db 时先用示例台账建立，没有 public.db 时随即生成；已有的
-    工作库不会被重建或覆盖（只执行尚未执行的表结构迁移）。--public-only 只提供 public.db。
+    数据目录中没有 community.db 时先用示例台账建立并生成 public.db；已有的工作库不会被
+    重建或覆盖（只执行尚未执行的表结构迁移）。--public-only 只提供 public.db。
 
     \b
     示例：
@@ -200,7 +200,8 @@ def serve(host, port, public_only, db_dir):
         if not datadir.public_db(db_dir).exists():
             raise click.ClickException(f"{datadir.public_db(db_dir)} 不存在：请先运行 shequ publish")
     else:
-        if not datadir.community_db(db_dir).exists():
+        fresh = not datadir.community_db(db_dir).exists()
+        if fresh:
             click.echo("数据目录中还没有 community.db，正在用示例台账建立……")
             reports = build_sample(db_dir)
             if not all(r.ok for r in reports):
@@ -208,9 +209,11 @@ def serve(host, port, public_only, db_dir):
                 sys.exit(1)
         else:
             _open(db_dir).close()
-        if not datadir.public_db(db_dir).exists():
+        if fresh and not datadir.public_db(db_dir).exists():
             click.echo("正在生成公开数据库 public.db……")
             build(datadir.community_db(db_dir), datadir.public_db(db_dir))
+        elif not datadir.public_db(db_dir).exists():
+            click.echo("还没有公开数据库：运行 shequ publish 生成 public.db 后重启，公众才能看到公开数据。")
         conn = accounts.connect(datadir.accounts_db(db_dir))
         if not accounts.count_users(conn):
             click.echo("还没有任何工作人员账号。请先创建第一个管理员，例如：\n"

@@ -88,22 +88,97 @@ def _summary_rows(src, name, params_list):
     return names, out
 
 
-def _contributions(src):
-    """Per published money cell: {person: fen}, for the contributor and dominance rules."""
-    cells = defaultdict(lambda: defaultdict(int))
-    for y, mo, c, program, category, person, fen in src.execute(
+RELIEF_COLUMNS = {
+    "relief_by_category": ["category", "payments", "recipients", "total_yuan"],
+    "relief_by_program": ["program", "category", "payments", "recipients", "total_yuan"],
+    "relief_by_month": ["month", "category", "payments", "total_yuan"],
+    "relief_by_community": ["community", "payments", "recipients", "total_yuan"],
+}
+COVERAGE_COLUMNS = ["group_name", "registered", "visited", "assisted", "visit_rate", "assist_rate"]
+GROUPS = ("低保", "特困", "残疾", "高龄", "军烈属", "空巢老人")
+GROUP_OF = {"低保": "低保", "特困": "特困", "残疾": "残疾", "空巢老人": "空巢老人",
+            "军属": "军烈属", "烈属": "军烈属", "现役军人": "军烈属"}
+
+
+def _relief(src):
+    """The four relief summaries for every year and community (and all of them) in one
+    pass over the payments, plus each money cell's contributions {person: fen} for the
+    contributor and dominance rules. Same definitions as the stored queries (a test holds
+    the two equal)."""
+    cells = defaultdict(lambda: {"payments": 0, "fen": 0, "people": defaultdict(int)})
+    for y, mo, c, program, category, person, n, fen in src.execute(
             "SELECT substr(d.paid_on, 1, 4), substr(d.paid_on, 1, 7), c.name, p.name, p.category,"
-            " d.person_id, sum(coalesce(d.amount_fen, 0)) FROM disbursements d"
+            " d.person_id, count(*), sum(coalesce(d.amount_fen, 0)) FROM disbursements d"
             " JOIN programs p ON p.id = d.program_id JOIN communities c ON c.id = d.community_id"
             " GROUP BY 1, 2, 3, 4, 5, 6"):
+        keys = [("relief_by_month", y, cc, mo, category) for cc in (c, "")]
         for yy in (y, ""):
-            cells[("relief_by_community", yy, c)][person] += fen
+            keys.append(("relief_by_community", yy, c))
             for cc in (c, ""):
-                cells[("relief_by_category", yy, cc, category)][person] += fen
-                cells[("relief_by_program", yy, cc, program)][person] += fen
-        for cc in (c, ""):
-            cells[("relief_by_month", y, cc, mo, category)][person] += fen
-    return cells
+                keys += [("relief_by_category", yy, cc, category),
+                         ("relief_by_program", yy, cc, program, category)]
+        for key in keys:
+            cell = cells[key]
+            cell["payments"] += n
+            cell["fen"] += fen
+            cell["people"][person] += fen
+    tables, contributions = defaultdict(list), {}
+    for key in sorted(cells, key=lambda k: tuple(map(str, k))):
+        cell, table = cells[key], key[0]
+        row = {"year": key[1], "community": key[2], "payments": cell["payments"],
+               "recipients": len(cell["people"]), "total_yuan": round(cell["fen"] / 100, 2)}
+        if table == "relief_by_category":
+            row["category"] = key[3]
+        elif table == "relief_by_program":
+            row["program"], row["category"] = key[3], key[4]
+            key = key[:4]
+        elif table == "relief_by_month":
+            row["month"], row["category"] = key[3], key[4]
+        tables[table].append(row)
+        contributions[key] = cell["people"]
+    return tables, contributions
+
+
+def _coverage(src, years, communities):
+    """Coverage for every year (and '' = as of today) and community, in one pass."""
+    persons = {pid: {"community": c, "birth": b, "groups": set(), "died": None, "visits": set(),
+                     "paid": set()}
+               for pid, c, b in src.execute(
+                   "SELECT p.id, c.name, p.birth_date FROM persons p JOIN communities c ON c.id = p.community_id")}
+    for pid, category in src.execute("SELECT person_id, category FROM person_categories"):
+        if category in GROUP_OF:
+            persons[pid]["groups"].add(GROUP_OF[category])
+    for pid, died in src.execute("SELECT person_id, died_on FROM deaths"):
+        persons[pid]["died"] = died
+    for pid, y in src.execute("SELECT DISTINCT person_id, substr(visited_on, 1, 4) FROM visits"):
+        persons[pid]["visits"].add(y)
+    for pid, y in src.execute("SELECT DISTINCT person_id, substr(paid_on, 1, 4) FROM disbursements"):
+        persons[pid]["paid"].add(y)
+    this_year = src.execute("SELECT strftime('%Y', 'now')").fetchone()[0]
+    rows = []
+    for year in [*years, ""]:
+        old_by = f"{int(year or this_year) - 80}-12-31"
+        counts = defaultdict(lambda: [0, 0, 0])
+        for p in persons.values():
+            if p["died"] is not None and (year == "" or p["died"] < f"{year}-01-01"):
+                continue
+            groups = p["groups"] | ({"高龄"} if p["birth"] and p["birth"] <= old_by else set())
+            visited = bool(p["visits"]) if year == "" else year in p["visits"]
+            assisted = bool(p["paid"]) if year == "" else year in p["paid"]
+            for group in groups:
+                for c in (p["community"], ""):
+                    tally = counts[c, group]
+                    tally[0] += 1
+                    tally[1] += visited
+                    tally[2] += assisted
+        for c in [*communities, ""]:
+            for group in GROUPS:
+                registered, visited, assisted = counts.get((c, group), (0, 0, 0))
+                rows.append({"year": year, "community": c, "group_name": group,
+                             "registered": registered, "visited": visited, "assisted": assisted,
+                             "visit_rate": round(visited / registered, 4) if registered else 0.0,
+                             "assist_rate": round(assisted / registered, 4) if registered else 0.0})
+    return rows
 
 
 def _cell_key(table, row):
@@ -179,29 +254,26 @@ def _summaries(src, policy):
     terms = [str(t) for (t,) in src.execute("SELECT DISTINCT term FROM elections ORDER BY term")]
     voting = [c for (c,) in src.execute(
         "SELECT DISTINCT c.name FROM elections e JOIN communities c ON c.id = e.community_id")]
-    grid = [{"year": y, "community": c} for y in [*years, ""] for c in [*communities, ""]]
-    params = {
-        "relief_by_category": grid, "relief_by_program": grid, "coverage": grid,
-        "relief_by_month": [{"year": "", "community": c} for c in [*communities, ""]],
-        "relief_by_community": [{"year": y} for y in [*years, ""]],
+    relief, contributions = _relief(src)
+    computed = {**{name: (columns, relief[name]) for name, columns in RELIEF_COLUMNS.items()},
+                "coverage": (COVERAGE_COLUMNS, _coverage(src, years, communities))}
+    by_query = {  # the small election summaries run their stored query per parameter set
         "election_turnout": [{}],
         "committee_composition": [{"term": t, "community": c}
                                   for t in [*terms, ""] for c in [*voting, ""]],
     }
-    tables, columns = {}, {}
+    tables = {}
     for table, spec in policy["tables"].items():
         if "summary" not in spec:
             continue
-        names, rows = _summary_rows(src, spec["summary"], params[spec["summary"]])
+        name = spec["summary"]
+        names, rows = computed[name] if name in computed else _summary_rows(src, name, by_query[name])
         if names is not None:
             _check_columns(table, spec["columns"], names)
-        if spec["summary"] == "relief_by_month":
-            for row in rows:
-                row["year"] = row["month"][:4]
         for row in rows:
             row["suppressed"] = 0
         tables[table] = rows
-    return tables
+    return tables, contributions
 
 
 # ---------------------------------------------------------------- tables from sources
@@ -255,8 +327,8 @@ def build(community_path, public_path, policy_path=POLICY, threshold=None) -> di
     src = sqlite3.connect(f"file:{Path(community_path).resolve()}?mode=ro", uri=True)
     src.execute("BEGIN")  # one snapshot for every query below
     snapshot = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    tables = _summaries(src, policy)
-    suppressed = _suppress(policy, tables, _contributions(src))
+    tables, contributions = _summaries(src, policy)
+    suppressed = _suppress(policy, tables, contributions)
     for table, spec in policy["tables"].items():
         if "source" in spec:
             tables[table] = _source_table(src, table, spec)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict, deque
 
 P = (1 << 61) - 1
+BATCH_ABOVE = 200  # cells in a component above which complements are added in batches
 
 
 def _reduced_rows(equations, suppressed):
@@ -91,21 +92,54 @@ def protect(equations, primary, weight) -> set:
     return {cell for rep in chosen for cell in members[rep]}
 
 
+def _components(equations, suppressed):
+    """Suppressed cells linked through shared equations: each group is solved alone."""
+    parent = {cell: cell for cell in suppressed}
+
+    def find(cell):
+        while parent[cell] != cell:
+            parent[cell] = parent[parent[cell]]
+            cell = parent[cell]
+        return cell
+    for total, parts in equations:
+        hidden = [c for c in (total, *parts) if c in parent]
+        for a, b in zip(hidden, hidden[1:]):
+            parent[find(a)] = find(b)
+    groups = defaultdict(set)
+    for cell in suppressed:
+        groups[find(cell)].add(cell)
+    return [frozenset(g) for g in groups.values()]
+
+
 def _protect(primary, equations, weight) -> set:
     suppressed = set(primary)
     touching = defaultdict(list)
     for index, (total, parts) in enumerate(equations):
         for cell in (total, *parts):
             touching[cell].append(index)
-    while exposed := determined(equations, suppressed):
-        # One complement at a time (the lightest near any exposed cell): adding several
-        # at once over-suppresses, because one complement often covers many cells.
-        choices = [c for c in (_nearest_candidate(cell, equations, touching, suppressed, weight)
-                               for cell in exposed) if c is not None]
-        if not choices:
-            break  # cannot happen with consistent equations; guard against looping
-        suppressed.add(min(choices, key=lambda c: (weight(c), repr(c))))
-    return suppressed
+    safe = set()  # components already checked: nothing in them is determined
+    while True:
+        added = set()
+        for component in _components(equations, suppressed):
+            if component in safe:
+                continue
+            mine = [equations[i] for i in {i for c in component for i in touching[c]}]
+            exposed = determined(mine, component)
+            if not exposed:
+                safe.add(component)
+                continue
+            # Small components: one complement per round (the lightest near an exposed cell),
+            # since one often covers several exposed cells. Large ones: one per exposed
+            # cell, or the rounds (each a full elimination) would never end.
+            choices = {c for c in (_nearest_candidate(cell, equations, touching, suppressed | added,
+                                                      weight) for cell in exposed) if c is not None}
+            if len(component) > BATCH_ABOVE:
+                added |= choices
+            elif choices:
+                added.add(min(choices, key=lambda c: (weight(c), repr(c))))
+        if not added:
+            return suppressed
+        suppressed |= added
 
 
 def _nearest_candidate(cell, equations, touching, suppressed, weight):
