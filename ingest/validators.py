@@ -35,6 +35,12 @@ PROGRAMS = {
 }
 
 MAX_AMOUNT = Decimal("100000000")  # 1 亿元
+MAX_INT = 100_000_000  # 1 亿: counts (户数, 选民数, 票数 …) and anything stored as INTEGER
+MAX_TERM = 9999  # 届次, as `第9999届` is the longest spelling accepted
+# Dates, months, amounts, whole numbers and 届次 longer than this are refused unread (their
+# patterns backtrack on long runs of spaces); the value is echoed cut to _ECHO characters.
+MAX_NUMERIC_CHARS = 100
+_ECHO = 40
 _CENT = Decimal("0.01")
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _EXCEL_MAX = 2958465  # 9999-12-31
@@ -47,7 +53,9 @@ _ID_LENGTH = "身份证号应为18位（或15位旧号码）"
 _FULLWIDTH = {cp: unicodedata.normalize("NFKC", chr(cp))
               for r in (range(0xFF10, 0xFF1A), range(0xFF21, 0xFF3B), range(0xFF41, 0xFF5B))
               for cp in r}
-_EDGES = re.compile(r"^[\s\ufeff\u200b]+|[\s\ufeff\u200b]+$")
+# What clean_text trims from both ends: Unicode whitespace (as regex \s), BOM, zero-width space.
+# str.strip, not a regular expression: `[\s]+$` is quadratic on a long inner run of spaces.
+_EDGE_CHARS = "".join(c for c in map(chr, range(0x3001)) if c.isspace()) + "\ufeff\u200b"
 _TIME = r"(?:\s*T|\s+)\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _DATE_RE = re.compile(r"(\d{4})\s*(?:([-/.])\s*(\d{1,2})\s*\2|年\s*(\d{1,2})\s*月)\s*(\d{1,2})\s*日?"
                       rf"(?:{_TIME})?", re.A)
@@ -84,7 +92,7 @@ def clean_text(value) -> str | None:
         text = value.isoformat()
     else:
         text = str(value)
-    text = _EDGES.sub("", text.translate(_FULLWIDTH))
+    text = text.translate(_FULLWIDTH).strip(_EDGE_CHARS)
     return text or None
 
 
@@ -95,11 +103,22 @@ def normalize_header(value) -> str:
 
 
 def _numeric(value) -> tuple[str, str] | None:
-    """(text as shown, NFKC text for matching) or None when blank."""
+    """(text as shown, NFKC text for matching) or None when blank.
+
+    Text longer than MAX_NUMERIC_CHARS comes back as (its first characters + "…", "\x00"):
+    shown cut short, and a matching text no pattern accepts."""
     shown = clean_text(value)
     if shown is None:
         return None
+    if len(shown) > MAX_NUMERIC_CHARS:
+        return shown[:_ECHO] + "…", "\x00"
     return shown, unicodedata.normalize("NFKC", shown).replace("\u2212", "-")
+
+
+def _shown(value) -> str | None:
+    """clean_text(value), cut short (as _numeric does) when too long to be read."""
+    texts = _numeric(value)
+    return texts[0] if texts else None
 
 
 def _is_number(value) -> bool:
@@ -212,7 +231,7 @@ def parse_amount(value) -> Decimal | None:
             return None
         m = _AMOUNT_RE.fullmatch(texts[1])
         if not m or (m[1] and m[2]):
-            raise Invalid(f"无法识别的金额「{shown}」")
+            raise Invalid(f"无法识别的金额「{texts[0]}」")
         amount = Decimal(m[3].replace(",", ""))
         if m[1] or m[2]:
             amount = -amount
@@ -251,7 +270,7 @@ def parse_int(value, *, minimum: int = 0) -> int | None:
         texts = _numeric(value)
         if texts is None:
             return None
-        s = texts[1]
+        shown, s = texts
         m = _INT_RE.fullmatch(s) if len(s) <= 30 else None
         if not m:
             if re.fullmatch(r"-?\d+\.\d+", s, re.A):
@@ -260,6 +279,8 @@ def parse_int(value, *, minimum: int = 0) -> int | None:
         number = int(m[2].replace(",", "")) * (-1 if m[1] else 1)
     if number < minimum:
         raise Invalid("不能为负数" if minimum == 0 else f"不能小于{minimum}")
+    if number > MAX_INT:
+        raise Invalid("数值超出合理范围（最大 1 亿）")
     return number
 
 
@@ -267,12 +288,12 @@ def parse_term(value) -> int | None:
     """届次: `6`, `６`, `第6届`, `第六届`, `第十二届`, int cells -> 6, 12 …"""
     if value is None:
         return None
-    shown = clean_text(value)
+    shown = _shown(value)
     bad = Invalid(f"无法识别的届次「{shown}」（应填 6、第六届 或 第6届）")
     if isinstance(value, bool):
         raise bad
     if _is_number(value):
-        if not (math.isfinite(value) and value == int(value) >= 1):
+        if not (math.isfinite(value) and MAX_TERM >= value == int(value) >= 1):
             raise bad
         return int(value)
     texts = _numeric(value)

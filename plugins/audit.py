@@ -69,7 +69,7 @@ async def history(request, datasette):
     if not web.can_write(request.actor):
         raise Forbidden("只有工作人员和管理员可以查看修改记录")
     table, row_id = request.url_vars["table"], int(request.url_vars["row_id"])
-    if table not in audit.AUDITED:
+    if table not in audit.AUDITED or row_id > 2**63 - 1:
         raise NotFound("没有这张表的修改记录")
     db = datasette.get_database(web.staff_db(datasette))
     entries = await db.execute_fn(lambda conn: audit.history(conn, table, row_id))
@@ -89,7 +89,10 @@ async def restore(request, datasette):
     if not web.is_admin(request.actor):
         raise Forbidden("只有管理员可以恢复以前的版本")
     form = await request.post_vars()
-    table, row_id, audit_id = form.get("table"), int(form.get("row_id")), int(form.get("audit_id"))
+    table, row_id, audit_id = form.get("table"), form.get("row_id") or "", form.get("audit_id") or ""
+    if not (row_id.isdigit() and audit_id.isdigit()) or max(int(row_id), int(audit_id)) > 2**63 - 1:
+        raise NotFound("没有这条修改记录")
+    row_id, audit_id = int(row_id), int(audit_id)
     db = datasette.get_database(web.staff_db(datasette))
     try:
         await db.execute_write_fn(lambda conn: audit.restore(conn, table, row_id, audit_id),

@@ -18,6 +18,15 @@ MENU = [("disbursement", "登记发放"), ("visit", "登记走访"), ("person", 
         ("dibao", "低保登记"), ("election", "录入选举结果")]
 
 
+def _row_id(value):
+    """A row id from a URL or form field, or None; junk and out-of-range ids are refused."""
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit() or int(value) > 2**63 - 1:
+        raise NotFound("没有这条记录")
+    return int(value)
+
+
 def _require_writer(request):
     if not web.can_write(request.actor):
         raise Forbidden("只有工作人员和管理员可以录入")
@@ -50,12 +59,12 @@ async def form_page(request, datasette):
     if form is None:
         raise NotFound("没有这个表单")
     db = datasette.get_database(web.staff_db(datasette))
-    edit_id = request.args.get("id") if form.name == "person" else None
+    edit_id = _row_id(request.args.get("id")) if form.name == "person" else None
     if request.method == "POST":
         return await _submit(request, datasette, form, db)
     values, extra = {"person_id": request.args.get("person")}, {}
     if edit_id:
-        current, version = await db.execute_fn(lambda conn: forms.person_version(conn, int(edit_id)))
+        current, version = await db.execute_fn(lambda conn: forms.person_version(conn, edit_id))
         if current is None:
             raise NotFound("没有这位居民")
         values.update(current)
@@ -70,12 +79,17 @@ async def _submit(request, datasette, form, db):
     values["person_id"] = posted.get("person_id") or None
     candidates = [{f.header: posted.get(f"c{i}-{f.header}") for f in forms.CANDIDATE_FIELDS}
                   for i in range(forms.CANDIDATE_ROWS)] if form.name == "election" else []
-    edit_id = posted.get("edit_id")
-    original = json.loads(posted.get("original") or "{}")
+    edit_id = _row_id(posted.get("edit_id"))
+    try:
+        original = json.loads(posted.get("original") or "{}")
+    except ValueError:
+        original = {}
+    if not isinstance(original, dict):
+        original = {}
 
     def write(conn):
         return forms.submit(conn, form.name, values, candidates,
-                            edit_id=int(edit_id) if edit_id else None,
+                            edit_id=edit_id,
                             version=posted.get("version"), original=original)
     try:
         row_id = await db.execute_write_fn(write, request=request)
@@ -85,7 +99,7 @@ async def _submit(request, datasette, form, db):
         return await _render(datasette, request, form, {**values, "candidates": candidates},
                              e.errors, status=400, **extra)
     except forms.Conflict as e:
-        current, version = await db.execute_fn(lambda conn: forms.person_version(conn, int(edit_id)))
+        current, version = await db.execute_fn(lambda conn: forms.person_version(conn, edit_id))
         return await _render(
             datasette, request, form, current, status=409, conflict=e.changes, edit_id=edit_id,
             version=version, original=json.dumps(current, ensure_ascii=False), mine=values)
