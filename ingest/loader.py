@@ -58,6 +58,33 @@ def load_sheet(db, sheet: Sheet, *, skip_bad=False, actor="系统", via="命令�
 
 
 @contextlib.contextmanager
+def _write_transaction(db):
+    """Like db.atomic(), but a new transaction takes the write lock at once (BEGIN
+    IMMEDIATE), waiting up to the busy timeout for another writer to finish. A deferred
+    transaction that has read first (audit.acting does) cannot wait: SQLite refuses its
+    first write at once with "database is locked" while, say, a form save is committing.
+    Inside a transaction already (a dry run, Datasette's write thread): a savepoint."""
+    conn = db.conn
+    if conn.in_transaction:
+        with db.atomic():
+            yield
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    try:
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+@contextlib.contextmanager
 def _discarded(db):
     """Run the block in a transaction (or, inside one, a savepoint) that is always rolled
     back, whatever happens in it."""
@@ -72,7 +99,7 @@ def _discarded(db):
                 conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                 conn.execute(f"RELEASE SAVEPOINT {name}")
     else:
-        conn.execute("BEGIN")
+        conn.execute("BEGIN IMMEDIATE")  # it writes, see _write_transaction
         try:
             yield
         finally:
@@ -99,7 +126,7 @@ def _load_sheet(db, sheet: Sheet, *, skip_bad, actor, via, progress, dry_run) ->
     rejected = []  # (line, cells) of bad rows
     bar = progress(sheet) if progress else None
     try:
-        with db.atomic(), audit.acting(db.conn, actor, via):
+        with _write_transaction(db), audit.acting(db.conn, actor, via):
             rows = iter(sheet.rows)
             while chunk := list(islice(rows, CHUNK)):
                 good = []
