@@ -12,8 +12,10 @@ import os
 import re
 import shutil
 import sqlite3
+import time
+from urllib.parse import urlencode
 
-import httpx
+import httpx2 as httpx
 import pytest
 from datasette.plugins import pm
 
@@ -22,7 +24,6 @@ from ingest.app import make_datasette
 
 from .conftest import PASSWORD, login
 
-ROLES = ("anonymous", "viewer", "staff", "admin")
 CSP_DIRECTIVES = ["default-src 'self'", "frame-ancestors 'none'", "base-uri 'self'",
                   "form-action 'self'", "object-src 'none'", "img-src 'self' data:",
                   "style-src 'self' 'unsafe-inline'"]
@@ -31,8 +32,8 @@ LEAKS = ("Traceback", "/root/", '.py"', ".py'", "site-packages", "File \"", "/tm
 
 
 def security():
-    return next(m for m in pm.get_plugins() if getattr(m, "__name__", "").endswith("security.py")
-                or getattr(m, "__file__", "").endswith("plugins/security.py"))
+    """plugins/security.py as Datasette loaded it (plugins_dir modules are named by file)."""
+    return next(m for m in pm.get_plugins() if getattr(m, "__name__", "") == "security.py")
 
 
 def csp_of(response) -> dict[str, str]:
@@ -227,12 +228,13 @@ async def test_no_store_for_authenticated_responses(ds, cookies, role, path, no_
     assert (cache == "no-store") is no_store, (path, cache)
 
 
-async def test_bearer_token_responses_are_no_store(ds, built_dir):
-    conn = accounts.connect(datadir.accounts_db(built_dir))
+async def test_bearer_token_responses_are_no_store(data_dir):
+    conn = accounts.connect(datadir.accounts_db(data_dir))  # not built_dir: tests count tokens
     token = accounts.create_token(conn, "staff1", name="security-test", ttl=600)
     conn.close()
-    response = await ds.client.get("/community/persons.json",
-                                   headers={"Authorization": f"Bearer {token}"})
+    app = make_datasette(data_dir)
+    response = await app.client.get("/community/persons.json",
+                                    headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
 
@@ -439,6 +441,14 @@ PROVOCATIONS = [
     ("anonymous", "/public/programs.json?_timelimit=abc"),
     ("anonymous", "/public/programs.json?_facet=nope"),
     ("anonymous", "/public/programs.json?_through=%7Bbad"),
+    ("anonymous", "/public/programs.json?_through=%7B%22table%22%3A%22%22%2C%22column%22%3A%22%22%2C%22value%22%3A%22%22%7D"),
+    ("anonymous", "/public/programs.json?_through=NaN"),
+    ("anonymous", "/public/programs.json?_facet_array=name"),
+    ("anonymous", "/public/programs.json?_facet=%7B%7D"),
+    ("anonymous", "/public/programs.json?_extra=x%00"),
+    ("anonymous", "/public/programs.json?_timelimit=-5"),
+    ("anonymous", "/public/committee_members.json?_col=education&_sort=community"),
+    ("anonymous", "/public/committee_members.json?_nocol=community&_sort_desc=community"),
     ("anonymous", "/public/programs.json?_extra=nope"),
     ("anonymous", "/public/programs.json?name__nope=1"),
     ("anonymous", "/public/-/query.json?sql=select+*+from+nowhere"),
@@ -487,6 +497,33 @@ async def test_provoked_errors_show_no_internals(ds, cookies, role, path):
     assert response.status_code < 500 or "错误编号" in response.text, (path, response.status_code)
 
 
+@pytest.mark.parametrize("sql", ["select zeroblob(1000000000)", "select randomblob(300000)",
+                                 "select printf('%.*c', 100000000, 'x')"])
+async def test_giant_values_are_refused_quickly(ds, sql):
+    """public.db takes SQL from anyone: one huge value must not hold a worker (SQLite's
+    length limit, plugins/security.py MAX_VALUE_BYTES)."""
+    start = time.perf_counter()
+    response = await ds.client.get("/public/-/query.json?" + urlencode({"sql": sql}))
+    assert time.perf_counter() - start < 2
+    assert len(response.content) < 10_000
+    assert response.status_code == 400 and "too big" in response.json()["error"] \
+        or response.json()["rows"] == [{sql[len("select "):]: None}]  # printf: NULL
+
+
+@pytest.mark.parametrize("path,body", [
+    ("/community/visits/-/insert", b'{"row": {"purpose": "\xff\xfe"}}'),  # not UTF-8
+    ("/community/person_categories/1/-/update", b'{"update": {"category": "x"}}'),  # pk count
+    ("/community/persons/1/-/update", b"[1]"),
+])
+async def test_write_api_refusals_are_json(ds, cookies, path, body):
+    response = await ds.client.post(path, content=body, cookies=cookies["staff"],
+                                    headers={"content-type": "application/json"})
+    assert 400 <= response.status_code < 500
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["ok"] is False
+    _no_internals(response)
+
+
 def _failing(*args, **kwargs):
     raise RuntimeError('boom in "/root/secret/shequ/ingest/search.py", line 1')
 
@@ -500,10 +537,11 @@ async def test_unexpected_exception_is_a_chinese_500(ds, cookies, monkeypatch, c
     assert response.status_code == 500
     _no_internals(response)
     assert "boom" not in response.text
-    text = response.json()["error"] if path.endswith(".json") else response.text
+    is_json = path.split("?")[0].endswith(".json")
+    text = response.json()["error"] if is_json else response.text
     match = re.search(r"服务器出错了，请稍后再试或联系管理员。错误编号：([0-9a-f]{8})", text)
     assert match
-    if path.endswith(".json"):
+    if is_json:
         assert response.json()["error_id"] == match.group(1)
     else:
         assert 'lang="zh-CN"' in response.text
@@ -639,3 +677,113 @@ def test_serve_honours_forwarded_proto_from_a_local_proxy():
     config = uvicorn.Config(app=None)
     assert config.proxy_headers is True
     assert "127.0.0.1" in str(config.forwarded_allow_ips)
+
+
+# ── the policy in a real browser ─────────────────────────────────────────────
+
+CHROMIUM = "/usr/bin/chromium"
+VIOLATIONS = """
+window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__csp.push(`${e.violatedDirective} ${e.blockedURI} ${(e.sample || "").slice(0, 60)}`);
+});
+"""
+BROWSER_PAGES = {
+    None: ["/", "/public", "/public/programs", "/public/programs/1",
+           "/public/-/query?sql=select+name+from+programs", "/public/relief_by_category?year=2012&community=",
+           "/public/nope", "/-/login", "/-/shequ/dashboard/public"],
+    "staff1": ["/community", "/community/persons?_size=5", "/community/persons/1",
+               "/community/relief_by_category?year=2012", "/community/stop_dibao",
+               "/-/shequ/form/visit", "/-/shequ/form/election", "/-/shequ/upload",
+               "/-/shequ/search?q=陈", "/-/shequ/dashboard/community", "/-/shequ/report",
+               "/-/shequ/history/persons/1", "/-/logout"],
+    "admin1": ["/-/shequ/accounts", "/community/-/query?sql=select+1", "/-/api",
+               "/-/allow-debug", "/community/visits?_size=3"],
+}
+
+
+@pytest.fixture(scope="module")
+def csp_server(built_dir, tmp_path_factory):
+    from .test_browser import served_copy
+    for base, _ in served_copy(built_dir, tmp_path_factory, "csp_browser"):
+        yield base
+
+
+@pytest.fixture(scope="module")
+def csp_browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                    args=["--no-sandbox", "--headless", "--disable-gpu",
+                                          "--disable-background-networking", "--no-first-run"])
+        yield browser
+        browser.close()
+
+
+def _browse(browser, base, username, paths):
+    context = browser.new_context(locale="zh-CN")
+    context.add_init_script(VIOLATIONS)
+    page = context.new_page()
+    console = []
+    page.on("console", lambda m: console.append(m.text) if "Content Security Policy" in m.text else None)
+    errors = []
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    if username:
+        from .test_browser import login as browser_login
+        browser_login(page, base, username)
+    seen = {}
+    for path in paths:
+        page.goto(base + path)
+        page.wait_for_load_state("load")
+        page.click("details.nav-menu summary")  # the menu, and a click outside closing it
+        page.click("h1")                          # (_close_open_menus.html, inline)
+        page.wait_for_timeout(100)
+        seen[path] = page.evaluate("window.__csp")
+    context.close()
+    return seen, console, errors
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian chromium not installed (CI installs it)")
+def test_no_page_violates_its_policy_in_chromium(csp_server, csp_browser):
+    for username, paths in BROWSER_PAGES.items():
+        seen, console, errors = _browse(csp_browser, csp_server, username, paths)
+        assert {p: v for p, v in seen.items() if v} == {}, username
+        assert console == [] and errors == [], username
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian chromium not installed (CI installs it)")
+def test_browser_check_notices_a_blocked_script(csp_server, csp_browser):
+    """The control: the same page with the hashes taken out of its policy is reported."""
+    context = csp_browser.new_context()
+    context.add_init_script(VIOLATIONS)
+    page = context.new_page()
+
+    def strip_hashes(route):
+        response = route.fetch()
+        headers = dict(response.headers)
+        headers["content-security-policy"] = re.sub(r"'sha256-[^']+'|'unsafe-hashes'", "",
+                                                    headers["content-security-policy"])
+        route.fulfill(response=response, headers=headers)
+
+    page.route(f"{csp_server}/public/programs", strip_hashes)
+    page.goto(f"{csp_server}/public/programs")
+    page.wait_for_load_state("load")
+    assert any(v.startswith("script-src") for v in page.evaluate("window.__csp"))
+    context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not os.path.exists(CHROMIUM) and not os.environ.get("CI"),
+                    reason="Debian chromium not installed (CI installs it)")
+def test_dashboard_charts_draw_under_the_policy(csp_server, csp_browser):
+    context = csp_browser.new_context()
+    context.add_init_script(VIOLATIONS)
+    page = context.new_page()
+    page.goto(f"{csp_server}/-/shequ/dashboard/public")
+    page.locator("canvas").first.wait_for(timeout=10000)
+    assert page.evaluate("window.__csp") == []
+    context.close()
