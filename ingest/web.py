@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import unquote
+
+from datasette.utils import tilde_decode
 
 from . import app, datadir
 
@@ -57,3 +60,10 @@ def via(request) -> str:
         if path.startswith(prefix):
             return name
     return "写接口" if "/-/" in path else "存储查询"
+
+
+def database_of(path: str) -> str:
+    """The database a URL addresses, decoded the way Datasette decodes it (percent- and
+    tilde-encoding), so /comm~75nity/… is recognised as /community/…."""
+    segment = unquote(path).lstrip("/").split("/", 1)[0]
+    return tilde_decode(segment.split(".", 1)[0])

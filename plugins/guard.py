@@ -13,16 +13,15 @@ from __future__ import annotations
 import json
 import re
 from http.cookies import SimpleCookie
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from datasette import hookimpl
-from datasette.utils import tilde_decode
 
-from ingest import accounts, datadir
+from ingest import accounts, datadir, web
 
 ADMIN_ONLY = re.compile(
     r"^/-/(config|allow-debug|messages|patterns|debug/|permissions|allowed|rules|check|actions"
-    r"|threads|tasks|plugins|versions|settings|create-token)")
+    r"|threads|tasks|plugins|versions|settings|create-token|databases|api)")
 
 
 INVALID_TOKEN = "令牌无效或已过期"
@@ -66,13 +65,6 @@ async def _refuse(scope, send, anonymous):
     await send({"type": "http.response.body", "body": body})
 
 
-def _database_of(path: str) -> str:
-    """The database a URL addresses, decoded the way Datasette decodes it (percent- and
-    tilde-encoding), so /comm~75nity/… is recognised as /community/…."""
-    segment = unquote(path).lstrip("/").split("/", 1)[0]
-    return tilde_decode(segment.split(".", 1)[0])
-
-
 @hookimpl
 def asgi_wrapper(datasette):
     config = datasette.plugin_config("shequ") or {}
@@ -90,7 +82,7 @@ def asgi_wrapper(datasette):
                         datadir.accounts_db(config["db_dir"]), bearer)
                     if token_actor is None:
                         return await _unauthorized(send)
-                is_private = _database_of(path) in private
+                is_private = web.database_of(path) in private
                 if is_private or ADMIN_ONLY.match(path):
                     actor = token_actor or _actor(config["db_dir"], scope)
                     if actor is None or (not is_private and actor["role"] != "admin"):

@@ -35,9 +35,8 @@ page "服务器出错了，请稍后再试或联系管理员。错误编号：<i
 traceback goes to the server log only, under the same id. An exception that escapes every
 handler (in another ASGI wrapper) gets the same answer from the outermost wrapper.
 
-Debug pages: plugins/guard.py keeps Datasette's debug pages for admins (ADMIN_ONLY). Two
-more introspection pages are closed here to non-admins: /-/databases (it shows the server's
-file paths) and /-/api (the API explorer, a developer tool).
+Debug pages: plugins/guard.py keeps Datasette's debug and introspection pages (including
+/-/databases, which shows file paths, and the /-/api explorer) for admins (ADMIN_ONLY).
 """
 from __future__ import annotations
 
@@ -49,16 +48,14 @@ import logging
 import re
 import secrets
 import sqlite3
-from http.cookies import SimpleCookie
-from urllib.parse import quote, unquote
 
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
-from datasette.utils import tilde_decode
 from datasette.utils.asgi import Base400, Response
 from datasette.views.base import DatasetteError
 
-from ingest import accounts, datadir
+from ingest import web
+
 
 log = logging.getLogger("shequ.security")
 
@@ -76,7 +73,6 @@ CREDENTIAL_COOKIES = ("shequ_session", "ds_actor")
 API_WRITE = re.compile(r"/-/(insert|upsert|update|delete|create|alter|drop|execute-write)$")
 
 # Introspection pages guard.py does not list, closed to non-admins here (see docstring).
-MORE_ADMIN_ONLY = re.compile(r"^/-/(databases|api)(\.json)?/?$")
 
 # Replaced (not merely added) on every response.
 FIXED_HEADERS = {
@@ -267,16 +263,6 @@ def _header(headers, name: bytes) -> bytes | None:
     return None
 
 
-def _cookies(scope) -> SimpleCookie:
-    raw = b"; ".join(v for k, v in scope.get("headers") or [] if k.lower() == b"cookie")
-    jar = SimpleCookie()
-    try:
-        jar.load(raw.decode("latin-1"))
-    except Exception:  # noqa: BLE001 - a mangled Cookie header carries no credential we honour
-        pass
-    return jar
-
-
 def _credentialed(scope) -> bool:
     """Does the request carry a credential? (Textual on purpose: a Cookie header that
     a strict parser gives up on still counts.)"""
@@ -285,11 +271,6 @@ def _credentialed(scope) -> bool:
         return True
     raw = b"; ".join(v for k, v in headers if k.lower() == b"cookie")
     return any(name.encode() + b"=" in raw for name in CREDENTIAL_COOKIES)
-
-
-def _database_of(path: str) -> str:
-    segment = unquote(path).lstrip("/").split("/", 1)[0]
-    return tilde_decode(segment.split(".", 1)[0])
 
 
 def _harden_cookie(value: bytes, https: bool) -> bytes:
@@ -345,35 +326,6 @@ def _error_body(path: str, error_id: str) -> tuple[str, bytes]:
     return "text/html; charset=utf-8", page.encode()
 
 
-async def _refuse_debug(scope, send, anonymous: bool):
-    path, method = scope["path"], scope.get("method", "GET")
-    if anonymous and method == "GET" and not path.endswith(".json"):
-        target = quote(path)
-        await send({"type": "http.response.start", "status": 302,
-                    "headers": [(b"location", f"/-/login?next={target}".encode())]})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    body = json.dumps({"ok": False, "status": 403,
-                       "error": "请先登录" if anonymous else "没有权限访问此页面"},
-                      ensure_ascii=False).encode()
-    await send({"type": "http.response.start", "status": 403,
-                "headers": [(b"content-type", b"application/json; charset=utf-8")]})
-    await send({"type": "http.response.body", "body": body})
-
-
-def _actor(config, scope):
-    db_dir = config.get("db_dir")
-    if not db_dir:
-        return None
-    path = datadir.accounts_db(db_dir)
-    values = [v for k, v in scope.get("headers") or [] if k.lower() == b"authorization"]
-    bearer = accounts.bearer_token(values[-1].decode("latin-1")) if values else None
-    if bearer is not None:
-        return accounts.actor_for_bearer(path, bearer)
-    morsel = _cookies(scope).get("shequ_session")
-    return accounts.actor_for_token(path, morsel.value if morsel else None)
-
-
 @hookimpl(trylast=True)  # the last wrapper applied is the outermost: it sees every response
 def asgi_wrapper(datasette):
     config = datasette.plugin_config("shequ") or {}
@@ -385,13 +337,9 @@ def asgi_wrapper(datasette):
                 return await app(scope, receive, send)
             path = scope.get("path") or "/"
             static = path.startswith(STATIC_PREFIXES)
-            no_store = not static and (_credentialed(scope) or _database_of(path) in private)
+            no_store = not static and (_credentialed(scope) or web.database_of(path) in private)
             sender = _Sender(scope, send, no_store, datasette)
             try:
-                if MORE_ADMIN_ONLY.match(path):
-                    actor = _actor(config, scope)
-                    if actor is None or actor.get("role") != "admin":
-                        return await _refuse_debug(scope, sender.send, anonymous=actor is None)
                 await app(scope, receive, sender.send)
             except Exception as exception:  # noqa: BLE001 - the last line: log it, say little
                 if sender.started:  # too late for another answer
