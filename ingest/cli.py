@@ -174,6 +174,51 @@ def publish(threshold, db_dir):
 
 
 @main.command()
+@click.option("--deep", is_flag=True,
+              help="另外把每个汇总查询（每个年份、每个社区）与按原始数据直接计算的结果逐行比较（大库较慢）")
+@click.option("--repair", is_flag=True, help="发现差异时，从原始数据重建全部汇总表（一个事务内完成）")
+@db_dir_option
+def check(deep, repair, db_dir):
+    """核对汇总表：从原始数据重新计算全部汇总，与现有汇总逐行比较，报告每一处差异。
+
+    汇总表在每次写入（导入、表单、接口、恢复）时随之更新；本命令只读不写（--repair 除外）。
+    没有差异时退出码为 0，有差异时为 1。
+
+    \b
+    示例：
+      shequ check
+      shequ check --deep --db-dir /srv/shequ
+    """
+    import time
+
+    import yaml
+
+    from . import aggregates, live_summaries
+
+    db_dir = datadir.resolve(db_dir)
+    db = _open(db_dir)
+    conn = db.conn
+    started = time.perf_counter()
+    problems = aggregates.check(conn)
+    if deep:
+        queries = yaml.safe_load((ROOT / "datasette.yaml").read_text(encoding="utf-8"))
+        problems += live_summaries.compare(conn, queries["databases"]["community"]["queries"])
+    seconds = time.perf_counter() - started
+    rows = sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in aggregates.AGG_TABLES)
+    if not problems:
+        click.echo(f"汇总表与原始数据一致：{len(aggregates.AGG_TABLES)} 张汇总表共 {rows} 行，"
+                   f"未发现差异{'（含逐个汇总查询的比较）' if deep else ''}（用时 {seconds:.1f} 秒）")
+        return
+    click.echo(f"发现 {len(problems)} 处差异：")
+    for problem in problems[:200]:
+        click.echo(f"  {problem}")
+    if repair:
+        aggregates.rebuild(conn)
+        click.echo("已从原始数据重建全部汇总表")
+    sys.exit(1)
+
+
+@main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=8001, show_default=True, type=int, help="端口")
 @click.option("--public-only", is_flag=True, help="只提供公开数据库 public.db（用于单独的公开服务器）")

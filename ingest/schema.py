@@ -183,7 +183,16 @@ def m003_search(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [m001_initial, m002_audit_log, m003_search]
+def m004_aggregates(db: sqlite_utils.Database) -> None:
+    """Summary aggregates kept current by triggers, filled from the existing rows
+    (see ingest/aggregates.py)."""
+    from . import aggregates
+
+    for statement in aggregates.schema_sql():
+        db.execute(statement)
+
+
+MIGRATIONS = [m001_initial, m002_audit_log, m003_search, m004_aggregates]
 
 
 def connect(path) -> sqlite_utils.Database:
