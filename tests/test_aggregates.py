@@ -1,5 +1,6 @@
 """The summary aggregates stay exactly equal to a recomputation from the raw rows after any
-sequence of writes: per-row writes (triggers), bulk writes (queue + apply), updates that
+sequence of writes: per-row writes (triggers), bulk writes (queue + apply), restores of old
+versions from the audit trail, updates that
 move a payment between years, communities, programs and persons, deaths, category
 changes, a programme changing its category, persons moving community."""
 from __future__ import annotations
@@ -59,7 +60,7 @@ def pick(conn, sql, draw_index):
 
 OPS = st.lists(st.tuples(
     st.sampled_from(["pay", "pay", "unpay", "repay", "visit", "unvisit", "revisit", "cat", "uncat",
-                     "die", "undie", "move", "birth", "program_category", "person", "bulk"]),
+                     "die", "undie", "move", "birth", "program_category", "person", "bulk", "restore"]),
     st.integers(0, 10_000), st.integers(0, 10_000), st.sampled_from(YEARS),
     st.one_of(st.none(), st.integers(0, 500_00))), min_size=1, max_size=25)
 
@@ -109,6 +110,13 @@ def run_op(conn, op, a, b, year, fen):
                            [f"T{a}-{b}-{conn.execute('SELECT count(*) FROM persons').fetchone()[0]}", "测试人",
                             f"{1930 + a % 60}-05-05", community]).lastrowid
         conn.execute("INSERT INTO person_categories VALUES (?, ?)", [new, CATEGORIES[a % len(CATEGORIES)]])
+    elif op == "restore" and (entry := pick(
+            conn, "SELECT table_name, row_id, id FROM audit_log WHERE table_name IN ('disbursements', 'visits',"
+                  " 'persons', 'deaths', 'programs') ORDER BY id", a)):
+        try:  # an admin restoring an old version; refusals change nothing
+            audit.restore(conn, *entry)
+        except (audit.RestoreError, sqlite3.IntegrityError):
+            pass
     elif op == "bulk":
         with aggregates.bulk(conn):
             first = conn.execute("SELECT coalesce(max(id), 0) FROM disbursements").fetchone()[0]
@@ -124,7 +132,7 @@ def run_op(conn, op, a, b, year, fen):
             aggregates.apply(conn)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=OPS)
 def test_aggregates_equal_recomputation_after_random_writes(sample_db, tmp_path, ops):
     path = tmp_path / f"c{next(COUNTER)}.db"
