@@ -5,9 +5,13 @@ from __future__ import annotations
 import sqlite3
 
 from datasette import hookimpl
+from sqlite_utils.db import NotFoundError
 from datasette.utils.asgi import Forbidden, NotFound, Response
 
 from ingest import audit, rowcheck, web
+
+
+GONE = "这条记录已不存在（可能刚被别人删除），没有写入"
 
 
 class WriteRefused(Exception):
@@ -49,6 +53,8 @@ def write_wrapper(datasette, database, request, transaction):
                 yield
             except sqlite3.IntegrityError as e:
                 raise WriteRefused(rowcheck.translate(e, table)) from e
+            except NotFoundError as e:  # deleted by someone else since Datasette looked it up
+                raise WriteRefused(GONE) from e
         if via != "上传台账":  # the upload already ran every row through the ingest checks
             problems = _validate_since(conn, start)
             if problems:
