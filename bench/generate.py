@@ -12,9 +12,14 @@ import argparse
 import csv
 import datetime
 import random
+import sys
 from pathlib import Path
 
-from ingest.validators import PROGRAMS, make_id_number
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script from anywhere: the ingest package is beside bench/
+    sys.path.insert(0, str(ROOT))
+
+from ingest.validators import PROGRAMS, make_id_number  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰萍红建国建华志强文辉海燕春梅晓东德明永胜"
@@ -23,6 +28,12 @@ CATEGORY_WEIGHTS = [10, 2, 8, 2, 0.3, 6, 5, 3, 0.5]
 METHODS = ["现金", "实物", "购物券", "转账"]
 EDUCATION = ["研究生", "大学本科", "大专", "中专", "高中", "初中", "小学"]
 PARTY = ["中共党员", "中共预备党员", "共青团员", "群众", "民主党派"]
+REGISTRY_HEADER = ["社区", "户号", "姓名", "身份证号", "出生日期", "联系电话", "住址", "人员类别"]
+DISBURSEMENT_HEADER = ["发放日期", "社区", "户号", "姓名", "身份证号", "项目", "方式", "物品", "金额(元)", "经办人"]
+VISIT_HEADER = ["走访日期", "社区", "姓名", "身份证号", "走访人", "事由"]
+ELECTION_HEADER = ["社区", "届次", "选举日期", "选举方式", "户数", "登记选民数", "参加投票人数", "有效票数", "应选名额"]
+CANDIDATE_HEADER = ["社区", "届次", "轮次", "姓名", "性别", "出生日期", "文化程度", "政治面貌", "得票数", "是否当选",
+                    "职务"]
 
 
 def community_names(n):
@@ -64,45 +75,57 @@ def write_csv(path, header, rows):
 
 def generate(out: Path, disbursements: int, persons: int | None = None, communities: int = 30,
              years: int = 10, seed: int = 2012, visits_ratio: float = 0.2):
+    if years < 1 or years > 100:
+        raise ValueError(f"years must be between 1 and 100, not {years}")
+    if communities < 1:
+        raise ValueError(f"communities must be at least 1, not {communities}")
+    if disbursements < 0 or (persons is not None and persons < 1):
+        raise ValueError("disbursements must be >= 0 and persons >= 1")
     out.mkdir(parents=True, exist_ok=True)
     persons = persons or max(50, disbursements // 25)
     names = community_names(communities)
     rng = random.Random(seed)
-    registry = [person(rng, i, names) for i in range(persons)]
-    write_csv(out / "01_registry.csv",
-              ["社区", "户号", "姓名", "身份证号", "出生日期", "联系电话", "住址", "人员类别"], registry)
+    # Only what the payments and visits need is kept per person (not the whole row), so a
+    # registry of millions stays small in memory; the rows are streamed to the file.
+    registry = []
+
+    def residents():
+        for i in range(persons):
+            p = person(rng, i, names)
+            registry.append((p["社区"], p["户号"], p["姓名"], p["身份证号"]))
+            yield p
+    write_csv(out / "01_registry.csv", REGISTRY_HEADER, residents())
     programs = list(PROGRAMS)
     first_year = 2026 - years
 
     def payments():
         r = random.Random(seed + 1)
         for _ in range(disbursements):
-            p = registry[r.randrange(persons)]
+            community, household, name, id_number = registry[r.randrange(persons)]
             day = datetime.date(first_year, 1, 1) + datetime.timedelta(days=r.randrange(365 * years))
             program = programs[r.randrange(len(programs))]
             goods = r.random() < 0.15
-            yield {"发放日期": day.isoformat(), "社区": p["社区"], "户号": p["户号"], "姓名": p["姓名"],
-                   "身份证号": p["身份证号"], "项目": program, "方式": "实物" if goods else r.choice(METHODS),
+            yield {"发放日期": day.isoformat(), "社区": community, "户号": household, "姓名": name,
+                   "身份证号": id_number, "项目": program, "方式": "实物" if goods else r.choice(METHODS),
                    "物品": "米、油" if goods else "",
                    "金额(元)": "" if goods and r.random() < 0.3 else f"{r.randrange(50, 3000)}.{r.randrange(100):02d}",
                    "经办人": "张娟"}
-    write_csv(out / "02_disbursements.csv",
-              ["发放日期", "社区", "户号", "姓名", "身份证号", "项目", "方式", "物品", "金额(元)", "经办人"],
-              payments())
+    write_csv(out / "02_disbursements.csv", DISBURSEMENT_HEADER, payments())
 
     def visits():
         r = random.Random(seed + 2)
         for _ in range(int(disbursements * visits_ratio)):
-            p = registry[r.randrange(persons)]
+            community, _household, name, id_number = registry[r.randrange(persons)]
             day = datetime.date(first_year, 1, 1) + datetime.timedelta(days=r.randrange(365 * years))
-            yield {"走访日期": day.isoformat(), "社区": p["社区"], "姓名": p["姓名"], "身份证号": p["身份证号"],
+            yield {"走访日期": day.isoformat(), "社区": community, "姓名": name, "身份证号": id_number,
                    "走访人": "渝蓉", "事由": r.choice(["入户走访", "节日慰问", "回访"])}
-    write_csv(out / "03_visits.csv", ["走访日期", "社区", "姓名", "身份证号", "走访人", "事由"], visits())
+    write_csv(out / "03_visits.csv", VISIT_HEADER, visits())
 
     r = random.Random(seed + 3)
     elections, candidates = [], []
     for community in names:
-        for term in range(1, years // 3 + 1):
+        # One election every three years; a span shorter than three years still has one.
+        for term in range(1, max(1, years // 3) + 1):
             households = r.randrange(800, 3600)
             seats = 3 if households <= 1500 else 5 if households <= 2000 else 7 if households <= 3000 else 9
             voters = households * 2
@@ -122,8 +145,8 @@ def generate(out: Path, disbursements: int, persons: int | None = None, communit
                     "得票数": ballots // 2 + 1 + r.randrange(ballots // 2 - 1) if elected else r.randrange(ballots // 3),
                     "是否当选": "是" if elected else "否",
                     "职务": ("主任" if k == 0 else "委员") if elected else ""})
-    write_csv(out / "04_elections.csv", list(elections[0]), elections)
-    write_csv(out / "05_candidates.csv", list(candidates[0]), candidates)
+    write_csv(out / "04_elections.csv", ELECTION_HEADER, elections)
+    write_csv(out / "05_candidates.csv", CANDIDATE_HEADER, candidates)
     return {"persons": persons, "disbursements": disbursements,
             "visits": int(disbursements * visits_ratio), "elections": len(elections)}
 
