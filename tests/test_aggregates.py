@@ -168,3 +168,24 @@ def test_check_reports_drift_in_chinese(sample_db, tmp_path):
     assert problems[0].startswith("agg_relief：现有 {'dim': 'category', 'community_id': 0, 'year': '', 'grp': '慰问'")
     assert "重算中没有这一行" in problems[0]
     assert "现有汇总中没有这一行" in problems[1]
+
+
+def test_shequ_check_cli(data_dir):
+    from click.testing import CliRunner
+
+    from ingest.cli import main
+
+    ok = CliRunner().invoke(main, ["check", "--deep", "--db-dir", str(data_dir)])
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.startswith("汇总表与原始数据一致：7 张汇总表共 ")
+    assert "未发现差异（含逐个汇总查询的比较）" in ok.output
+    conn = connect(datadir.community_db(data_dir))
+    conn.execute("UPDATE agg_relief SET recipients = recipients + 1 WHERE dim = 'community'")
+    conn.close()
+    drift = CliRunner().invoke(main, ["check", "--repair", "--db-dir", str(data_dir)])
+    assert drift.exit_code == 1
+    assert drift.output.startswith("发现 ")
+    assert "agg_relief：现有 {'dim': 'community'" in drift.output
+    assert drift.output.rstrip().endswith("已从原始数据重建全部汇总表")
+    again = CliRunner().invoke(main, ["check", "--db-dir", str(data_dir)])
+    assert again.exit_code == 0, again.output
