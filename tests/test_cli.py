@@ -14,7 +14,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from ingest import accounts, datadir
+from ingest import accounts, datadir, schema
 from ingest.cli import main
 
 
@@ -29,7 +29,7 @@ ALL_COMMANDS = sorted(_all_commands())
 
 
 def test_the_command_list_is_what_we_document():
-    assert ALL_COMMANDS == [("backup",), ("ingest",), ("migrate",), ("publish",), ("restore",), ("sample",),
+    assert ALL_COMMANDS == [("backup",), ("check",), ("ingest",), ("migrate",), ("publish",), ("restore",), ("sample",),
                             ("serve",), ("token",),
                             ("token", "create"), ("user",), ("user", "add"), ("user", "list"),
                             ("user", "passwd")]
@@ -76,7 +76,7 @@ def test_user_add_prompts_twice_without_stdin(tmp_path):
 
 def test_db_dir_from_environment(tmp_path):
     result = _run(["migrate"], env={"SHEQU_DB_DIR": str(tmp_path / "d")})
-    assert result.output.strip() == "已执行迁移：m001_initial、m002_audit_log、m003_search"
+    assert result.output.strip() == "已执行迁移：" + "、".join(m.__name__ for m in schema.MIGRATIONS)
     assert (tmp_path / "d" / "community.db").exists()
     assert _run(["migrate"], env={"SHEQU_DB_DIR": str(tmp_path / "d")}).output.strip() == "表结构已是最新"
 
