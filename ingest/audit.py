@@ -6,6 +6,14 @@ actor reaches them through the one-row table `_audit_context`, which each writer
 inside its own transaction and empties before committing (Datasette's write_wrapper hook,
 the loader) - so any connection can compile the triggers, a committed database never
 holds a context row, and a write nobody stamped is refused.
+
+Bulk imports. The insert triggers of the tables a bulk writer fills (BULK_INSERTS) stay
+silent while `_audit_context.bulk` is set (aggregates.bulk); the writer then records the
+same entries set by set with `record_inserts` - one INSERT … SELECT json_object(…) per
+batch, the very entries the trigger would have written, so history, version_after and
+restore need nothing special. `record_import` adds one entry per imported sheet (table
+`imports`, the row of that table) naming the file, and the range of audit entries the
+sheet wrote: `history` shows it with every entry it covers ("import").
 """
 from __future__ import annotations
 
@@ -15,8 +23,12 @@ import sqlite3
 
 from sqlite_utils.db import quote_identifier as q
 
+from .aggregates import QUIET
+
 AUDITED = ("communities", "households", "persons", "person_categories", "programs",
            "disbursements", "visits", "dibao_enrolments", "elections", "candidates", "deaths")
+# Tables whose insert trigger is silent in bulk mode (the bulk writers call record_inserts).
+BULK_INSERTS = ("persons", "person_categories", "disbursements", "visits")
 
 AUDIT_LOG = """
 CREATE TABLE _audit_context (
@@ -72,8 +84,9 @@ def trigger_sql(conn, table: str) -> list[str]:
     stamp = ("coalesce((SELECT actor FROM _audit_context WHERE id = 1), RAISE(ABORT, '未登记操作人，拒绝写入')),"
              " coalesce((SELECT via FROM _audit_context WHERE id = 1), '未知')")
     head = "INSERT INTO audit_log (actor, via, table_name, row_id, action, before, after) VALUES"
+    quiet = f" WHEN {QUIET}" if table in BULK_INSERTS else ""
     return [
-        f"""CREATE TRIGGER "audit_{table}_insert" AFTER INSERT ON "{table}" BEGIN
+        f"""CREATE TRIGGER "audit_{table}_insert" AFTER INSERT ON "{table}"{quiet} BEGIN
             {head} ({stamp}, '{table}', NEW.rowid, 'insert', NULL, json_object({obj('NEW')})); END""",
         f"""CREATE TRIGGER "audit_{table}_update" AFTER UPDATE ON "{table}" WHEN {changed} BEGIN
             {head} ({stamp}, '{table}', NEW.rowid, 'update',
@@ -82,6 +95,54 @@ def trigger_sql(conn, table: str) -> list[str]:
         f"""CREATE TRIGGER "audit_{table}_delete" AFTER DELETE ON "{table}" BEGIN
             {head} ({stamp}, '{table}', OLD.rowid, 'delete', json_object({obj('OLD')}), NULL); END""",
     ]
+
+
+def record_inserts(conn, table: str, where: str = "1", params=()) -> int:
+    """Record the rows of `table` matching `where` (alias t) as inserted, exactly as the
+    insert trigger would have, in rowid order; returns how many. For bulk writers, whose
+    insert triggers are silent (BULK_INSERTS)."""
+    if conn.execute("SELECT 1 FROM _audit_context WHERE id = 1").fetchone() is None:
+        raise sqlite3.IntegrityError("未登记操作人，拒绝写入")
+    obj = ", ".join(f"'{c}', t.\"{c}\"" for c in _columns(conn, table))
+    return conn.execute(
+        "INSERT INTO audit_log (actor, via, table_name, row_id, action, before, after)"
+        f" SELECT x.actor, x.via, '{table}', t.rowid, 'insert', NULL, json_object({obj})"
+        f" FROM {q(table)} t JOIN _audit_context x ON x.id = 1 WHERE {where} ORDER BY t.rowid",
+        list(params)).rowcount
+
+
+def last_id(conn) -> int:
+    return conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]
+
+
+def record_import(conn, import_id: int, after_audit_id: int) -> None:
+    """One entry for an imported sheet: its `imports` row, with the range of audit entries
+    written since `after_audit_id` (those of the sheet's rows)."""
+    first, last = after_audit_id + 1, last_id(conn)
+    cols = _columns(conn, "imports")
+    obj = ", ".join(f"'{c}', t.\"{c}\"" for c in cols)
+    conn.execute(
+        "INSERT INTO audit_log (actor, via, table_name, row_id, action, before, after)"
+        " SELECT x.actor, x.via, 'imports', t.id, 'insert', NULL,"
+        f" json_set(json_object({obj}), '$.audit_ids', json_array(?, ?))"
+        " FROM imports t JOIN _audit_context x ON x.id = 1 WHERE t.id = ?",
+        [first, last, import_id])
+
+
+def _imports_covering(conn, ids) -> dict:
+    """{audit id: the import entry's `after` (file_name, sheet, loaded_at …)} for the
+    entries written by an import."""
+    out = {}
+    for audit_id in ids:
+        row = conn.execute(
+            "SELECT after FROM audit_log WHERE table_name = 'imports' AND id > ?"
+            " ORDER BY id LIMIT 1", [audit_id]).fetchone()
+        if row and row[0]:
+            info = json.loads(row[0])
+            first, last = (info.get("audit_ids") or [0, -1])[:2]
+            if first <= audit_id <= last:
+                out[audit_id] = info
+    return out
 
 
 def history(conn, table: str, row_id: int) -> list[dict]:
@@ -95,6 +156,12 @@ def history(conn, table: str, row_id: int) -> list[dict]:
         entry["before"] = json.loads(entry["before"]) if entry["before"] else None
         entry["after"] = json.loads(entry["after"]) if entry["after"] else None
         out.append(entry)
+    imports = _imports_covering(conn, [e["id"] for e in out if e["action"] != "delete"]) \
+        if table != "imports" else {}
+    for entry in out:
+        info = imports.get(entry["id"])
+        if info:  # written by importing this file
+            entry["import"] = {k: info.get(k) for k in ("id", "file_name", "sheet", "kind", "loaded_at")}
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -32,18 +33,36 @@ def main():
     """
 
 
+def _rate(rows, seconds) -> str:
+    return f"{rows:,} 行，每秒 {rows / max(seconds, 1e-9):,.0f} 行"
+
+
 def _progress(sheet):
+    """A progress bar (on stderr) for a big sheet: how far into the file, rows so far and
+    rows per second; when the sheet is done, one line with the rows, time and rows/s."""
     big = sheet.size_hint > (PROGRESS_ROWS if sheet.name is not None else PROGRESS_BYTES)
     if not big:
         return None
+    started = time.perf_counter()
+    state = {"rows": 0, "open": True}
     bar = click.progressbar(length=sheet.size_hint, label=f"导入 {sheet.path.name}",
-                            file=sys.stderr, show_pos=sheet.name is not None)
+                            file=sys.stderr, show_pos=sheet.name is not None,
+                            item_show_func=lambda text: text)
     bar.__enter__()
 
-    def update(position):
-        bar.update(max(0, min(position, sheet.size_hint) - bar.pos))
-        if bar.pos >= sheet.size_hint:
+    def update(position, rows=None, done=False):
+        if not state["open"]:
+            return
+        if rows is not None:
+            state["rows"] = rows
+        seconds = time.perf_counter() - started
+        bar.update(max(0, min(position, sheet.size_hint) - bar.pos),
+                   _rate(state["rows"], seconds) if rows is not None else None)
+        if done:
+            state["open"] = False
             bar.__exit__(None, None, None)
+            click.echo(f"导入 {sheet.path.name}：{_rate(state['rows'], seconds)}，"
+                       f"用时 {seconds:,.1f} 秒", file=sys.stderr)
     return update
 
 
@@ -54,8 +73,9 @@ def _print_reports(reports, max_errors=200):
             click.echo(f"  已忽略不认识的列：{'、'.join(report.ignored_headers)}")
         for error in report.errors[:max_errors]:
             click.echo(f"  {error}")
-        if len(report.errors) > max_errors:
-            click.echo(f"  ……另有 {len(report.errors) - max_errors} 处错误")
+        total = max(report.error_count, len(report.errors))
+        if total > max_errors:
+            click.echo(f"  ……另有 {total - max_errors} 处错误")
 
 
 def _open(db_dir):

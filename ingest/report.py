@@ -1,4 +1,8 @@
-"""What an import says back to staff: per-row errors and a one-line summary per sheet."""
+"""What an import says back to staff: per-row errors and a one-line summary per sheet.
+
+Memory stays flat whatever the file: `errors` keeps the first MAX_KEPT_ERRORS errors (what
+the command line and the upload page show), `error_count` and `bad_lines` count all of
+them. Add errors with `add_error` (it keeps the counts)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -13,6 +17,9 @@ class RowError:
 
     def __str__(self):
         return f"第 {self.line} 行「{self.column}」：{self.reason}"
+
+
+MAX_KEPT_ERRORS = 1000  # errors kept for the report; the rest are counted (and go to .rejects.csv)
 
 
 @dataclass
@@ -32,6 +39,23 @@ class Report:
     # dry run: nothing is ever written; would_write says the sheet passed and would be
     dry_run: bool = False
     would_write: bool = False
+    # every error, kept or not (errors beyond MAX_KEPT_ERRORS are only counted)
+    error_count: int = 0
+    bad_line_count: int = 0
+    _last_error_line: int | None = field(default=None, repr=False, compare=False)
+    # the errors of the chunk being loaded (the loader takes them for the rejects file)
+    recent_errors: list[RowError] = field(default_factory=list, repr=False, compare=False)
+    seconds: float | None = None  # how long loading the sheet took
+
+    def add_error(self, line, column, reason) -> None:
+        error = RowError(line, column, reason)
+        self.error_count += 1
+        if line != self._last_error_line:  # a row's errors come together
+            self.bad_line_count += 1
+            self._last_error_line = line
+        if len(self.errors) < MAX_KEPT_ERRORS:
+            self.errors.append(error)
+        self.recent_errors.append(error)
 
     @property
     def ok(self) -> bool:
@@ -41,7 +65,9 @@ class Report:
 
     @property
     def bad_lines(self) -> int:
-        return len({e.line for e in self.errors})
+        if self.error_count:
+            return self.bad_line_count
+        return len({e.line for e in self.errors})  # errors appended directly
 
     @property
     def label(self) -> str:

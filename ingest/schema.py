@@ -192,7 +192,22 @@ def m004_aggregates(db: sqlite_utils.Database) -> None:
         db.execute(statement)
 
 
-MIGRATIONS = [m001_initial, m002_audit_log, m003_search, m004_aggregates]
+def m005_bulk_ingest(db: sqlite_utils.Database) -> None:
+    """Bulk ingest: the audit and search insert triggers of persons, their categories,
+    payments and visits stay silent while `_audit_context.bulk` is set; the bulk writers
+    (ingest/writers.py) record and index their rows set by set."""
+    from . import search
+
+    for table in audit.BULK_INSERTS:
+        db.execute(f'DROP TRIGGER IF EXISTS "audit_{table}_insert"')
+        db.execute(audit.trigger_sql(db.conn, table)[0])
+    for name in search.BULK_QUIET:
+        db.execute(f'DROP TRIGGER IF EXISTS "{name}"')
+    for statement in search.bulk_quiet_sql():
+        db.execute(statement)
+
+
+MIGRATIONS = [m001_initial, m002_audit_log, m003_search, m004_aggregates, m005_bulk_ingest]
 
 
 def connect(path) -> sqlite_utils.Database:

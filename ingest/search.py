@@ -14,6 +14,11 @@ zeroblob, group_concat): any connection - Datasette's fresh ones included - can 
 and run them, no custom function is needed. Per-field limits (characters indexed; the
 rest of a longer value is not searchable) are in `LIMITS`.
 
+Bulk imports: the insert triggers of persons, person_categories, disbursements and visits
+stay silent while `_audit_context.bulk` is set (BULK_QUIET); the bulk writers index their
+rows with `index_rows`, which builds the same text in Python (`grams`, `code`, `cat`: the
+SQL's twins, with a bounded memo of document parts) and inserts it with executemany.
+
 Queries are segmented the same way in Python (`match_expression`): a query is cut at
 every character that is not a letter or digit into segments; a one-character segment is
 that unigram, a longer one is the phrase of its bigrams (consecutive in the document, so
@@ -128,6 +133,10 @@ VISITS = Index(
     + " FROM visits b LEFT JOIN persons r ON r.id = b.person_id WHERE {where}",
 )
 INDEXES = (PERSONS, DISBURSEMENTS, VISITS)
+# Triggers silent while _audit_context.bulk is set: the bulk writers index with index_rows.
+QUIET = "NOT coalesce((SELECT bulk FROM _audit_context WHERE id = 1), 0)"
+BULK_QUIET = ("search_persons_insert", "search_person_categories_insert",
+              "search_disbursements_insert", "search_visits_insert")
 FTS_TABLES = tuple(i.fts for i in INDEXES)
 SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 
@@ -157,7 +166,8 @@ def schema_sql() -> list[str]:
     P, D, V = PERSONS, DISBURSEMENTS, VISITS
     out += [
         # persons: its own document; a new name also renames it in payments and visits
-        _trigger("search_persons_insert", "INSERT", "persons", P.refresh_one("NEW.id")),
+        # (the insert triggers of bulk-written tables are silent in bulk mode: BULK_QUIET)
+        _trigger("search_persons_insert", "INSERT", "persons", P.refresh_one("NEW.id"), QUIET),
         _trigger("search_persons_update", "UPDATE", "persons",
                  ["DELETE FROM persons_fts WHERE rowid = OLD.id", *P.refresh_one("NEW.id")],
                  _changed(_PERSON_FIELDS)),
@@ -168,7 +178,7 @@ def schema_sql() -> list[str]:
                  ["DELETE FROM persons_fts WHERE rowid = OLD.id"]),
         # person_categories belong to the person's document
         _trigger("search_person_categories_insert", "INSERT", "person_categories",
-                 P.refresh_one("NEW.person_id")),
+                 P.refresh_one("NEW.person_id"), QUIET),
         _trigger("search_person_categories_update", "UPDATE", "person_categories",
                  [*P.refresh_one("OLD.person_id"), *P.refresh_one("NEW.person_id")]),
         _trigger("search_person_categories_delete", "DELETE", "person_categories",
@@ -177,13 +187,13 @@ def schema_sql() -> list[str]:
         _trigger("search_programs_update", "UPDATE", "programs",
                  D.refresh("b.program_id = NEW.id"),
                  'OLD."name" IS NOT NEW."name" OR OLD."category" IS NOT NEW."category"'),
-        _trigger("search_disbursements_insert", "INSERT", "disbursements", D.refresh_one("NEW.id")),
+        _trigger("search_disbursements_insert", "INSERT", "disbursements", D.refresh_one("NEW.id"), QUIET),
         _trigger("search_disbursements_update", "UPDATE", "disbursements",
                  ["DELETE FROM disbursements_fts WHERE rowid = OLD.id", *D.refresh_one("NEW.id")],
                  _changed(_DISBURSEMENT_FIELDS)),
         _trigger("search_disbursements_delete", "DELETE", "disbursements",
                  ["DELETE FROM disbursements_fts WHERE rowid = OLD.id"]),
-        _trigger("search_visits_insert", "INSERT", "visits", V.refresh_one("NEW.id")),
+        _trigger("search_visits_insert", "INSERT", "visits", V.refresh_one("NEW.id"), QUIET),
         _trigger("search_visits_update", "UPDATE", "visits",
                  ["DELETE FROM visits_fts WHERE rowid = OLD.id", *V.refresh_one("NEW.id")],
                  _changed(_VISIT_FIELDS)),
@@ -191,6 +201,11 @@ def schema_sql() -> list[str]:
                  ["DELETE FROM visits_fts WHERE rowid = OLD.id"]),
     ]
     return out
+
+
+def bulk_quiet_sql() -> list[str]:
+    """The insert triggers that are silent in bulk mode (m005 replaces the old ones)."""
+    return [sql for sql in schema_sql() if any(f'"{name}"' in sql.split(" AFTER ")[0] for name in BULK_QUIET)]
 
 
 def backfill_sql() -> list[str]:
@@ -207,6 +222,112 @@ def rebuild(conn) -> None:
         conn.execute(statement)
     for index in INDEXES:
         conn.execute(f"INSERT INTO {index.fts} ({index.fts}) VALUES ('optimize')")
+
+
+# ---------------------------------------------------------------- bulk indexing (Python)
+#
+# Bulk writers (ingest/writers.py) write with the insert triggers silent and index their
+# rows here: the same document text as the SQL above, segmented in Python with a bounded
+# memo (names, programmes and methods repeat heavily), inserted with executemany.
+# tests/test_ingest_bulk.py checks the text is the SQL's, character for character.
+
+MEMO_SIZE = 30_000  # document parts remembered …
+MEMO_MAX_CHARS = 100  # … when their text is this short
+
+
+def grams(value, limit: int) -> str:
+    """Python twin of grams_sql: unigrams, a space, bigrams."""
+    v = ("" if value is None else str(value))[:limit]
+    return " ".join(v) + " " + " ".join([v[i:i + 2] for i in range(len(v) - 1)])
+
+
+def code(value) -> str:
+    """Python twin of _code_sql."""
+    v = ("" if value is None else str(value)).replace(" ", "").replace("-", "").replace("－", "")
+    return "" if v == "" else f"{v} r{v[::-1]}"
+
+
+def cat(*values) -> str:
+    """Python twin of _cat."""
+    return " ".join("" if x is None else str(x) for x in values)
+
+
+class Segmenter:
+    """Document parts with a bounded memo: part(key, text, limit) is grams(text, limit),
+    remembered under `key` (the raw values the text is made of)."""
+
+    def __init__(self, size: int | None = None):
+        self.size, self.cache = size or MEMO_SIZE, {}
+
+    def part(self, key, text_of, limit: int) -> str:
+        hit = self.cache.get(key)
+        if hit is None:
+            text = text_of()
+            hit = grams(text, limit)
+            if text is None or (text.__class__ is str and len(text) <= MEMO_MAX_CHARS):
+                if len(self.cache) >= self.size:
+                    self.cache.clear()
+                self.cache[key] = hit
+        return hit
+
+    def __call__(self, value, limit: int) -> str:
+        return self.part((limit, value), lambda: value, limit)
+
+
+_DOC_SQL = {
+    "persons": "SELECT b.id, b.name, b.id_number, b.phone, b.address,"
+               " (SELECT group_concat(c.category, ' ') FROM person_categories c WHERE c.person_id = b.id),"
+               " b.disability_grade, b.note FROM persons b WHERE {where} ORDER BY b.id",
+    "disbursements": "SELECT b.id, p.name, p.category, r.name, b.method, b.goods, b.handler, b.note"
+                     " FROM disbursements b LEFT JOIN programs p ON p.id = b.program_id"
+                     " LEFT JOIN persons r ON r.id = b.person_id WHERE {where} ORDER BY b.id",
+    "visits": "SELECT b.id, r.name, b.visitors, b.purpose, b.note FROM visits b"
+              " LEFT JOIN persons r ON r.id = b.person_id WHERE {where} ORDER BY b.id",
+}
+
+
+def _person_doc(g, row):
+    rowid, name, id_number, phone, address, categories, grade, note = row
+    return (rowid, g(name, LIMITS["name"]), code(id_number) + " " + code(phone),
+            g(address, LIMITS["address"]),
+            g.part(("o", categories, grade, note), lambda: cat(categories, grade, note), LIMITS["text"]))
+
+
+def _disbursement_doc(g, row):
+    rowid, program, category, person, method, goods, handler, note = row
+    return (rowid, g.part(("p", program, category), lambda: cat(program, category), LIMITS["program"]),
+            g(person, LIMITS["name"]),
+            g.part(("o", method, goods, handler, note), lambda: cat(method, goods, handler, note),
+                   LIMITS["text"]))
+
+
+def _visit_doc(g, row):
+    rowid, person, visitors, purpose, note = row
+    return (rowid, g(person, LIMITS["name"]),
+            g.part(("o", visitors, purpose, note), lambda: cat(visitors, purpose, note), LIMITS["text"]))
+
+
+_DOC = {"persons": _person_doc, "disbursements": _disbursement_doc, "visits": _visit_doc}
+
+
+def documents(conn, table: str, where: str, params=(), segmenter=None):
+    """(rowid, *columns) of the documents of the base rows matching `where` (alias b)."""
+    g = segmenter or Segmenter()
+    build = _DOC[table]
+    return [build(g, row) for row in conn.execute(_DOC_SQL[table].format(where=where), list(params))]
+
+
+def index_rows(conn, table: str, where: str, params=(), segmenter=None, *, replace=False) -> int:
+    """Index the base rows matching `where` (alias b) of `table` (persons, disbursements,
+    visits); with replace, their old documents are deleted first. Returns how many."""
+    index = GROUP_BY_TABLE[table].index
+    if replace:
+        conn.execute(f"DELETE FROM {index.fts} WHERE rowid IN (SELECT b.id FROM {table} b WHERE {where})",
+                     list(params))
+    docs = documents(conn, table, where, params, segmenter)
+    conn.executemany(f"INSERT INTO {index.fts} (rowid, {', '.join(index.columns)})"
+                     f" VALUES ({', '.join('?' * (len(index.columns) + 1))})", docs)
+    return len(docs)
 
 
 # ---------------------------------------------------------------- query side (pure)

@@ -2,24 +2,65 @@
 
 Each writer gets a chunk of parsed rows [(line, values)], reports problems through
 `self.error(...)` (the row is then not written) and counts added/updated/unchanged.
+
+Two ways to write. Row by row (forms, and the loader with bulk=False): plain INSERTs and
+UPDATEs, the triggers keep the audit trail, the search index and the aggregates. In bulk
+(the loader: inside `session()`, then `finish()` before the commit) the disbursements,
+visits and registry writers run under `aggregates.bulk`, which silences the aggregate
+triggers and the audit and search insert triggers of their tables, and do that work set
+by set: payments and visits are staged in a TEMP table and moved into their table every
+FLUSH_ROWS rows with one INSERT … SELECT (no row trigger runs per statement), then
+recorded (audit.record_inserts), indexed (search.index_rows) and queued for the
+aggregates, which `finish()` applies once. Nothing kept grows with the file: lookups go
+through bounded caches, the registry's "seen" set is a TEMP table.
 """
 from __future__ import annotations
 
+import contextlib
+
+from . import aggregates, audit, search
 from . import validators as v
-from .report import RowError
+
+FLUSH_ROWS = 20_000  # staged rows moved into their table at a time
+CACHE_KIB = 32 * 1024  # SQLite page cache while a bulk writer runs (bounded; back after)
+PERSON_CACHE = 30_000  # registry persons remembered by ID number (bounded: ~10 MB)
+HOUSEHOLD_CACHE = 30_000
 
 
 def _q(name):
     return f'"{name}"'
 
 
+@contextlib.contextmanager
+def _bulk_mode(conn):
+    """aggregates.bulk, with a bigger page cache for the time being (the indexes written
+    at random places stay in memory instead of going back and forth through the WAL)."""
+    (previous,) = conn.execute("PRAGMA cache_size").fetchone()
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
+    try:
+        with aggregates.bulk(conn):
+            yield
+    finally:
+        conn.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 class Writer:
+    check_only = False  # the loader sets it when the sheet will be rolled back anyway
+    bulk = False
+
     def __init__(self, db, report):
         self.db, self.report = db, report
         self.communities = dict(db.execute("SELECT name, id FROM communities").fetchall())
 
+    def session(self):
+        """The bulk session (the loader's, inside its transaction and audit.acting)."""
+        return contextlib.nullcontext()
+
+    def finish(self):
+        """Complete the bulk writes (before the commit)."""
+
     def error(self, line, column, reason):
-        self.report.errors.append(RowError(line, column, reason))
+        self.report.add_error(line, column, reason)
 
     def tally(self, outcome):
         setattr(self.report, outcome, getattr(self.report, outcome) + 1)
@@ -115,7 +156,186 @@ class RegistryWriter(Writer):
             self.households[key] = row[0]
         return self.households[key]
 
+    # ------------------------------------------------------------ bulk (the loader)
+
+    PERSON_COLUMNS = ("id_legacy", "name", "gender", "birth_date", "phone", "address",
+                      "community_id", "household_id", "disability_grade", "note")
+    TEMP = {"_shequ_reg_seen": "id_number TEXT PRIMARY KEY, line INTEGER NOT NULL",
+            "_shequ_reg_households": "id INTEGER PRIMARY KEY",
+            "_shequ_reg_docs": "id INTEGER PRIMARY KEY",
+            "_shequ_reg_agg": "id INTEGER PRIMARY KEY",
+            "_shequ_reg_categories": "person_id INTEGER NOT NULL, category TEXT NOT NULL"}
+
+    @contextlib.contextmanager
+    def _session(self):
+        conn = self.db.conn
+        with _bulk_mode(conn):
+            for name, cols in self.TEMP.items():
+                conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+                conn.execute(f"CREATE TEMP TABLE {name} ({cols})")
+            self.bulk, self.segmenter = True, search.Segmenter()
+            try:
+                yield
+            finally:
+                self.bulk = False
+                with contextlib.suppress(Exception):
+                    for name in self.TEMP:
+                        conn.execute(f"DROP TABLE IF EXISTS temp.{name}")
+
+    def session(self):
+        return self._session()
+
+    def finish(self):
+        aggregates.apply(self.db.conn)
+
+    def _in(self, sql, values, *params, size=500):
+        """Rows of `sql` (with one `{in}` placeholder) for every value, in batches."""
+        out = []
+        values = list(values)
+        for start in range(0, len(values), size):
+            part = values[start:start + size]
+            out += self.db.execute(sql.format(**{"in": ", ".join("?" * len(part))}),
+                                   [*params, *part]).fetchall()
+        return out
+
+    def _households_bulk(self, wanted):
+        """Household ids for [(community_id, household_no, address)], as household() gives
+        them row by row: a new household is created by its first row in the file; an
+        existing one takes the address of its first row in the file, if that row gives a
+        different one. (Seen households: the bounded cache, then a TEMP table.)"""
+        conn, cache = self.db.conn, self.households
+        unknown = {}
+        for cid, no, _ in wanted:
+            if (cid, no) not in cache:
+                unknown.setdefault(cid, set()).add(no)
+        found = {}
+        for cid, numbers in unknown.items():
+            for hid, no, address in self._in(
+                    "SELECT id, household_no, address FROM households WHERE community_id = ?"
+                    " AND household_no IN ({in})", sorted(numbers), cid):
+                found[(cid, no)] = (hid, address)
+        seen = {hid for (hid,) in self._in("SELECT id FROM temp._shequ_reg_households WHERE id IN ({in})",
+                                           [hid for hid, _ in found.values()])}
+        resolved, marked, out = {}, [], []
+        for cid, no, address in wanted:
+            key = (cid, no)
+            hid = resolved.get(key) or cache.get(key)
+            if hid is None:
+                row = found.get(key)
+                if row is None:
+                    hid = conn.execute(
+                        "INSERT INTO households (community_id, household_no, address) VALUES (?, ?, ?)",
+                        [cid, no, address]).lastrowid
+                    marked.append((hid,))
+                else:
+                    hid = row[0]
+                    if hid not in seen:
+                        if address and row[1] != address:
+                            conn.execute("UPDATE households SET address = ? WHERE id = ?", [address, hid])
+                        marked.append((hid,))
+                resolved[key] = hid
+            out.append(hid)
+        conn.executemany("INSERT OR IGNORE INTO temp._shequ_reg_households (id) VALUES (?)", marked)
+        if len(cache) + len(resolved) > HOUSEHOLD_CACHE:
+            cache.clear()
+        cache.update(resolved)
+        return out
+
+    def _write_bulk(self, rows):
+        conn = self.db.conn
+        first = dict(self._in("SELECT id_number, line FROM temp._shequ_reg_seen WHERE id_number IN ({in})",
+                              {r["id_number"][0] for _, r in rows}))
+        valid, seen = [], []
+        for line, r in rows:
+            id_number, legacy = r["id_number"]
+            if id_number in first:
+                self.error(line, "身份证号", f"与第 {first[id_number]} 行重复")
+                continue
+            first[id_number] = line
+            seen.append((id_number, line))
+            birth, gender = v.id_birth_date(id_number), v.id_gender(id_number)
+            ok = True
+            if r["birth_date"] and r["birth_date"] != birth:
+                self.error(line, "出生日期", f"与身份证号不符（身份证号中为 {birth}）")
+                ok = False
+            if r["gender"] and r["gender"] != gender:
+                self.error(line, "性别", f"与身份证号不符（身份证号中为{gender}）")
+                ok = False
+            if ok:
+                community_id = self.community(line, r["community"], create=True)
+                valid.append((r, id_number, legacy, birth, gender, community_id))
+        conn.executemany("INSERT INTO temp._shequ_reg_seen (id_number, line) VALUES (?, ?)", seen)
+        if not valid:
+            return
+        household_ids = self._households_bulk([(c, r["household_no"], r["address"])
+                                               for r, _, _, _, _, c in valid])
+        cols = self.PERSON_COLUMNS
+        existing = {row[1]: row for row in self._in(
+            f"SELECT id, id_number, {', '.join(cols)} FROM persons WHERE id_number IN ({{in}})",
+            [x[1] for x in valid])}
+        have = {}
+        for person_id, category in self._in(
+                "SELECT person_id, category FROM person_categories WHERE person_id IN ({in})",
+                [row[0] for row in existing.values()]):
+            have.setdefault(person_id, set()).add(category)
+        new, new_categories, categories, touched, docs = [], [], [], [], []
+        for (r, id_number, legacy, birth, gender, community_id), household_id in zip(valid, household_ids):
+            values = (int(legacy), r["name"], gender, birth, r["phone"], r["address"], community_id,
+                      household_id, r["disability_grade"], r["note"])
+            wanted = set(r["categories"] or [])
+            row = existing.get(id_number)
+            if row is None:
+                new.append((id_number, *values))
+                new_categories.append(sorted(wanted))
+                self.tally("added")
+                continue
+            person_id, outcome = row[0], "unchanged"
+            if tuple(row[2:]) != values:
+                conn.execute(f"UPDATE persons SET {', '.join(f'{c} = ?' for c in cols)} WHERE id = ?",
+                             [*values, person_id])
+                outcome = "updated"
+                touched.append((person_id,))
+            if wanted != have.get(person_id, set()):
+                if person_id in have:
+                    conn.execute("DELETE FROM person_categories WHERE person_id = ?", [person_id])
+                categories += [(person_id, c) for c in sorted(wanted)]
+                touched.append((person_id,))
+                docs.append((person_id,))
+                outcome = "updated"
+            self.tally(outcome)
+        if new:
+            before = conn.execute("SELECT coalesce(max(id), 0) FROM persons").fetchone()[0]
+            conn.executemany(f"INSERT INTO persons (id_number, {', '.join(cols)})"
+                             f" VALUES (?, {', '.join('?' * len(cols))})", new)
+            ids = dict(conn.execute("SELECT id_number, id FROM persons WHERE id > ?", [before]))
+            audit.record_inserts(conn, "persons", "t.rowid > ?", [before])
+            for row, wanted in zip(new, new_categories):
+                person_id = ids[row[0]]
+                categories += [(person_id, c) for c in wanted]
+                touched.append((person_id,))
+                docs.append((person_id,))
+        if categories:
+            conn.executemany("INSERT INTO person_categories (person_id, category) VALUES (?, ?)", categories)
+            conn.executemany("INSERT INTO temp._shequ_reg_categories (person_id, category) VALUES (?, ?)",
+                             categories)
+            audit.record_inserts(conn, "person_categories", "(t.person_id, t.category) IN"
+                                 " (SELECT person_id, category FROM temp._shequ_reg_categories)")
+            conn.execute("DELETE FROM temp._shequ_reg_categories")
+        if docs:
+            conn.executemany("INSERT OR IGNORE INTO temp._shequ_reg_docs (id) VALUES (?)", docs)
+            search.index_rows(conn, "persons", "b.id IN (SELECT id FROM temp._shequ_reg_docs)",
+                              segmenter=self.segmenter, replace=True)
+            conn.execute("DELETE FROM temp._shequ_reg_docs")
+        if touched:
+            conn.executemany("INSERT OR IGNORE INTO temp._shequ_reg_agg (id) VALUES (?)", touched)
+            aggregates.queue_persons(conn, "p.id IN (SELECT id FROM temp._shequ_reg_agg)")
+            conn.execute("DELETE FROM temp._shequ_reg_agg")
+
+    # ------------------------------------------------------------ row by row
+
     def write(self, rows):
+        if self.bulk:
+            return self._write_bulk(rows)
         for line, r in rows:
             id_number, legacy = r["id_number"]
             if id_number in self.seen:
@@ -155,8 +375,23 @@ class _PersonEventWriter(Writer):
     """Rows about one registry person (disbursements, visits, deaths, 低保)."""
     id_column, name_column = "身份证号", "姓名"
 
+    def persons_for(self, id_numbers) -> dict:
+        """The registry rows of these ID numbers (None: not registered), through a bounded
+        cache: a ledger names the same residents again and again."""
+        cache = self.__dict__.setdefault("_persons", {})
+        wanted = {i for i in id_numbers if i}
+        missing = [i for i in wanted if i not in cache]
+        if missing:
+            if len(cache) + len(missing) > PERSON_CACHE:
+                cache.clear()
+                missing = list(wanted)
+            found = self.lookup_persons(missing)
+            for i in missing:
+                cache[i] = found.get(i)
+        return cache
+
     def write(self, rows):
-        persons = self.lookup_persons(r["id_number"][0] for _, r in rows)
+        persons = self.persons_for(r["id_number"][0] for _, r in rows)
         out = []
         for line, r in rows:
             community_id = self.community(line, r["community"])
@@ -169,7 +404,78 @@ class _PersonEventWriter(Writer):
         self.flush(out)
 
 
-class DisbursementsWriter(_PersonEventWriter):
+class _BulkEvents(_PersonEventWriter):
+    """Payments and visits: staged and moved set by set in bulk (see the module docstring)."""
+    table: str
+    columns: tuple
+
+    def _queue(self, where, params):
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def _session(self):
+        conn = self.db.conn
+        self.stage = f"_shequ_stage_{self.table}"
+        with _bulk_mode(conn):
+            conn.execute(f"DROP TABLE IF EXISTS temp.{self.stage}")
+            conn.execute(f"CREATE TEMP TABLE {self.stage} ({', '.join(self.columns)})")
+            self.done_id = conn.execute(f"SELECT coalesce(max(id), 0) FROM {self.table}").fetchone()[0]
+            self.first_id, self.staged, self.bulk = self.done_id, 0, True
+            self.segmenter = search.Segmenter()
+            try:
+                yield
+            finally:
+                self.bulk = False
+                with contextlib.suppress(Exception):
+                    conn.execute(f"DROP TABLE IF EXISTS temp.{self.stage}")
+
+    def session(self):
+        return self._session()
+
+    def flush(self, out):
+        if not self.bulk:
+            self.db.conn.executemany(self.insert_sql(self.table), out)
+        elif not self.check_only:
+            self.db.conn.executemany(
+                f"INSERT INTO temp.{self.stage} VALUES ({', '.join('?' * len(self.columns))})", out)
+            self.staged += len(out)
+            if self.staged >= FLUSH_ROWS:
+                self._move()
+        self.report.added += len(out)
+
+    def insert_sql(self, table):
+        return (f"INSERT INTO {table} ({', '.join(self.columns)})"
+                f" VALUES ({', '.join('?' * len(self.columns))})")
+
+    def _move(self):
+        """Staged rows into the table; then what the silent triggers would have done."""
+        if not self.staged:
+            return
+        conn, cols = self.db.conn, ", ".join(self.columns)
+        conn.execute(f"INSERT INTO {self.table} ({cols}) SELECT {cols} FROM temp.{self.stage} ORDER BY rowid")
+        conn.execute(f"DELETE FROM temp.{self.stage}")
+        self.staged = 0
+        low = self.done_id
+        high = conn.execute(f"SELECT max(id) FROM {self.table}").fetchone()[0]
+        audit.record_inserts(conn, self.table, "t.rowid > ? AND t.rowid <= ?", [low, high])
+        search.index_rows(conn, self.table, "b.id > ? AND b.id <= ?", [low, high], self.segmenter)
+        self._queue("d.id > ? AND d.id <= ?", [low, high])
+        self.done_id = high
+
+    def finish(self):
+        self._move()
+        if self.done_id > self.first_id:
+            aggregates.apply(self.db.conn)
+
+
+class DisbursementsWriter(_BulkEvents):
+    table = "disbursements"
+    columns = ("paid_on", "community_id", "household_no", "person_id", "program_id", "method",
+               "goods", "amount_yuan", "handler", "note")
+
+    def _queue(self, where, params):
+        aggregates.queue_payments(self.db.conn, where, params)
+
     def __init__(self, db, report):
         super().__init__(db, report)
         self.programs = dict(db.execute("SELECT name, id FROM programs").fetchall())
@@ -182,24 +488,19 @@ class DisbursementsWriter(_PersonEventWriter):
         return (r["paid_on"], community_id, r["household_no"], person[1], program_id,
                 r["method"], r["goods"], _yuan(r["amount_yuan"]), r["handler"], r["note"])
 
-    def flush(self, out):
-        self.db.conn.executemany(
-            "INSERT INTO disbursements (paid_on, community_id, household_no, person_id,"
-            " program_id, method, goods, amount_yuan, handler, note)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", out)
-        self.report.added += len(out)
 
 
-class VisitsWriter(_PersonEventWriter):
+class VisitsWriter(_BulkEvents):
+    table = "visits"
+    columns = ("visited_on", "community_id", "household_no", "person_id", "visitors", "purpose",
+               "note")
+
+    def _queue(self, where, params):
+        aggregates.queue_visits(self.db.conn, where, params)
+
     def record(self, line, r, person, community_id):
         return (r["visited_on"], community_id, r["household_no"], person[1],
                 r["visitors"], r["purpose"], r["note"])
-
-    def flush(self, out):
-        self.db.conn.executemany(
-            "INSERT INTO visits (visited_on, community_id, household_no, person_id, visitors,"
-            " purpose, note) VALUES (?, ?, ?, ?, ?, ?, ?)", out)
-        self.report.added += len(out)
 
 
 class DeathsWriter(_PersonEventWriter):

@@ -98,11 +98,15 @@ def test_cli_ingest_is_audited(data_dir, tmp_path):
                         encoding="utf-8")
     result = CliRunner().invoke(main, ["ingest", "--db-dir", str(data_dir), str(registry)])
     assert result.exit_code == 0, result.output
-    [(actor, via, table, _, action, before, after)] = last_audit(data_dir)
+    # the person's insert, then one entry for the imported file naming the entries it wrote
+    (*_, imported), (actor, via, table, person_id, action, before, after) = last_audit(data_dir, 2)
     assert actor.startswith("命令行:") and via == "命令行导入"
     assert (table, action, before, after["name"]) == ("persons", "insert", None, "审计测试")
+    assert (imported["file_name"], imported["kind"]) == ("名册.csv", "registry")
     conn = sqlite3.connect(data_dir / "community.db")
     assert conn.execute("SELECT count(*) FROM _audit_context").fetchone() == (0,)
+    [entry] = audit.history(conn, "persons", person_id)
+    assert entry["import"]["file_name"] == "名册.csv" and entry["actor"] == actor
 
 
 async def test_stored_write_query_is_audited_and_validated(private):
