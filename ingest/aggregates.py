@@ -126,6 +126,8 @@ def _expand() -> str:
             f" SELECT d, c, y, g, p, sum(n), sum(f) FROM ({' UNION ALL '.join(arms)}) GROUP BY 1, 2, 3, 4, 5")
 
 
+_REMOVALS = "EXISTS (SELECT 1 FROM _agg_delta WHERE sign < 0)"
+
 APPLY = [
     # ---- relief: group the payment deltas by month, then by year, expand to every cell
     """INSERT INTO _agg_m SELECT month, community_id, program_id, category, person_id,
@@ -147,10 +149,11 @@ APPLY = [
         SELECT dim, community_id, year, grp, person_id, n, fen FROM _agg_x
         WHERE NOT (dim = 'month' AND community_id = 0)
         ON CONFLICT DO UPDATE SET payments = payments + excluded.payments, fen = fen + excluded.fen""",
-    """DELETE FROM agg_relief_reach WHERE (dim, community_id, year, grp, person_id) IN
-        (SELECT dim, community_id, year, grp, person_id FROM _agg_x) AND payments = 0""",
-    """DELETE FROM agg_relief WHERE (dim, community_id, year, grp) IN
-        (SELECT dim, community_id, year, grp FROM _agg_x) AND payments = 0""",
+    # (counts reach 0 only through a removal: an import queues none and skips these)
+    f"""DELETE FROM agg_relief_reach WHERE (dim, community_id, year, grp, person_id) IN
+        (SELECT dim, community_id, year, grp, person_id FROM _agg_x WHERE {_REMOVALS}) AND payments = 0""",
+    f"""DELETE FROM agg_relief WHERE (dim, community_id, year, grp) IN
+        (SELECT dim, community_id, year, grp FROM _agg_x WHERE {_REMOVALS}) AND payments = 0""",
     # ---- coverage: activity per person and year; flags of the current members
     """INSERT INTO _agg_act SELECT person_id, CAST(year AS INTEGER),
         sum(CASE WHEN kind = 'visit' THEN sign ELSE 0 END), sum(CASE WHEN kind = 'pay' THEN sign ELSE 0 END)
@@ -177,8 +180,8 @@ APPLY = [
     """INSERT INTO agg_cov_activity (person_id, year, visits, payments)
         SELECT person_id, year, sum(dv), sum(dp) FROM _agg_act GROUP BY 1, 2
         ON CONFLICT DO UPDATE SET visits = visits + excluded.visits, payments = payments + excluded.payments""",
-    """DELETE FROM agg_cov_activity WHERE (person_id, year) IN (SELECT person_id, year FROM _agg_act)
-        AND visits = 0 AND payments = 0""",
+    f"""DELETE FROM agg_cov_activity WHERE (person_id, year) IN
+        (SELECT person_id, year FROM _agg_act WHERE {_REMOVALS}) AND visits = 0 AND payments = 0""",
     # ---- coverage: persons whose groups, community, birth date or death changed
     *_member_flags("-"),
     "DELETE FROM agg_cov_member WHERE person_id IN (SELECT person_id FROM _agg_pset)",
