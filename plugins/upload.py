@@ -132,7 +132,9 @@ def _sheet_view(report: Report) -> dict:
         "unchanged": report.unchanged, "refused": report.refused,
         "already_loaded_at": report.already_loaded_at, "ok": report.ok,
         "bad_lines": report.bad_lines, "errors": errors[:SHOWN_ERRORS],
-        "more_errors": max(0, len(errors) - SHOWN_ERRORS), "error_count": len(errors),
+        # the report keeps the first errors and counts them all
+        "more_errors": max(0, max(report.error_count, len(errors)) - SHOWN_ERRORS),
+        "error_count": max(report.error_count, len(errors)),
         "ignored_headers": report.ignored_headers,
     }
 
