@@ -324,7 +324,7 @@ def rebuild(conn) -> None:
     try:
         for name in AGG_TABLES:
             conn.execute(f"DELETE FROM {name}")
-        for statement in rebuild_sql():
+        for statement in _quietly(rebuild_sql()):  # one apply for all rows, not one per row
             conn.execute(statement)
     except BaseException:
         conn.execute("ROLLBACK")
@@ -332,10 +332,17 @@ def rebuild(conn) -> None:
     conn.execute("COMMIT")
 
 
+def _quietly(statements: list[str]) -> list[str]:
+    """Run statements with the bulk flag set on a context row of their own (the queue's
+    apply triggers stay silent), removing it afterwards; outside `audit.acting` only."""
+    return ["INSERT INTO _audit_context (id, actor, via, bulk) VALUES (1, '系统', '汇总重建', 1)",
+            *statements, "DELETE FROM _audit_context"]
+
+
 def schema_sql() -> list[str]:
     """Migration: the tables, the bulk flag, the triggers, and a first fill."""
     return [*tables_sql(), "ALTER TABLE _audit_context ADD COLUMN bulk INTEGER NOT NULL DEFAULT 0",
-            *trigger_sql(), *rebuild_sql()]
+            *trigger_sql(), *_quietly(rebuild_sql())]
 
 
 # ------------------------------------------------------------------ check
