@@ -13,12 +13,13 @@ import json
 import os
 import sqlite3
 from collections import defaultdict
+from functools import cache
 from pathlib import Path
 
 import yaml
 from sqlite_utils.db import quote_identifier as q
 
-from . import ROOT, app
+from . import ROOT
 from .suppress import protect
 
 POLICY = ROOT / "publish.yml"
@@ -79,8 +80,16 @@ def _check_columns(table, wanted, available):
 
 # ---------------------------------------------------------------- summaries
 
+@cache
+def _stored_queries() -> dict:
+    """The staff stored queries (read here rather than through ingest.app, which would
+    import Datasette into `shequ publish`)."""
+    config = yaml.safe_load((ROOT / "datasette.yaml").read_text(encoding="utf-8"))
+    return config["databases"]["community"]["queries"]
+
+
 def _summary_rows(src, name, params_list):
-    sql = app.load_yaml("datasette.yaml")["databases"]["community"]["queries"][name]["sql"]
+    sql = _stored_queries()[name]["sql"]
     names, out = None, []
     for params in params_list:
         names, rows = _rows(src, sql, {"year": "", "community": "", "term": "", **params})
@@ -94,91 +103,119 @@ RELIEF_COLUMNS = {
     "relief_by_month": ["month", "category", "payments", "total_yuan"],
     "relief_by_community": ["community", "payments", "recipients", "total_yuan"],
 }
-COVERAGE_COLUMNS = ["group_name", "registered", "visited", "assisted", "visit_rate", "assist_rate"]
-GROUPS = ("低保", "特困", "残疾", "高龄", "军烈属", "空巢老人")
-GROUP_OF = {"低保": "低保", "特困": "特困", "残疾": "残疾", "空巢老人": "空巢老人",
-            "军属": "军烈属", "烈属": "军烈属", "现役军人": "军烈属"}
 
 
-def _relief(src):
-    """The four relief summaries for every year and community (and all of them) in one
-    pass over the payments, plus each money cell's contributions {person: fen} for the
-    contributor and dominance rules. Same definitions as the stored queries (a test holds
-    the two equal)."""
-    cells = defaultdict(lambda: {"payments": 0, "fen": 0, "people": defaultdict(int)})
-    for y, mo, c, program, category, person, n, fen in src.execute(
-            "SELECT substr(d.paid_on, 1, 4), substr(d.paid_on, 1, 7), c.name, p.name, p.category,"
-            " d.person_id, count(*), sum(coalesce(d.amount_fen, 0)) FROM disbursements d"
-            " JOIN programs p ON p.id = d.program_id JOIN communities c ON c.id = d.community_id"
-            " GROUP BY 1, 2, 3, 4, 5, 6"):
-        keys = [("relief_by_month", y, cc, mo, category) for cc in (c, "")]
-        for yy in (y, ""):
-            keys.append(("relief_by_community", yy, c))
-            for cc in (c, ""):
-                keys += [("relief_by_category", yy, cc, category),
-                         ("relief_by_program", yy, cc, program, category)]
-        for key in keys:
-            cell = cells[key]
-            cell["payments"] += n
-            cell["fen"] += fen
-            cell["people"][person] += fen
-    tables, contributions = defaultdict(list), {}
-    for key in sorted(cells, key=lambda k: tuple(map(str, k))):
-        cell, table = cells[key], key[0]
-        row = {"year": key[1], "community": key[2], "payments": cell["payments"],
-               "recipients": len(cell["people"]), "total_yuan": round(cell["fen"] / 100, 2)}
-        if table == "relief_by_category":
-            row["category"] = key[3]
-        elif table == "relief_by_program":
-            row["program"], row["category"] = key[3], key[4]
-            key = key[:4]
-        elif table == "relief_by_month":
-            row["month"], row["category"] = key[3], key[4]
+def _relief(src, threshold, dominance):
+    """The four relief summaries for every year and community (and all of them), read from
+    the aggregate tables (ingest/aggregates.py), and the money cells that fail the
+    contributor rules: fewer than `threshold` persons with fen > 0, or one person above
+    `dominance` of the total. Same definitions as the stored queries and as a scan of the
+    payments (tests hold them equal)."""
+    names = dict(src.execute("SELECT id, name FROM communities"))
+    names[0] = ""
+    programs = {pid: (name, category) for pid, name, category in src.execute(
+        "SELECT id, name, category FROM programs")}
+
+    def key_of(dim, cid, year, grp):
+        if dim == "program":
+            return ("relief_by_program", year, names[cid], programs[grp][0])
+        if dim == "category":
+            return ("relief_by_category", year, names[cid], grp)
+        if dim == "month":
+            return ("relief_by_month", year[:4], names[cid], year, grp)
+        return ("relief_by_community", year, names[cid])
+
+    rows, cells = [], []
+    for dim, cid, year, grp, payments, recipients, fen in src.execute(
+            "SELECT dim, community_id, year, grp, payments, recipients, fen FROM agg_relief"):
+        row = {"year": year, "community": names[cid], "payments": payments,
+               "recipients": recipients, "total_yuan": round(fen / 100, 2)}
+        if dim == "category":
+            row["category"] = grp
+        elif dim == "program":
+            row["program"], row["category"] = programs[grp]
+        elif dim == "month":
+            row["year"], row["month"], row["category"] = year[:4], year, grp
+            del row["recipients"]  # not kept for months (nor published)
+        key = key_of(dim, cid, year, grp)
+        order = key + ((row["category"],) if dim == "program" else ())
+        rows.append((tuple(map(str, order)), key[0], row))
+        cells.append((key, dim, cid, year, grp, payments, recipients, fen))
+    tables = defaultdict(list)
+    for _, table, row in sorted(rows, key=lambda r: r[0]):
         tables[table].append(row)
-        contributions[key] = cell["people"]
-    return tables, contributions
+    rules = _ContributorRules(src, threshold, dominance, programs, names)
+    return tables, {key for key, *cell in cells if rules.fail(*cell)}
 
 
-def _coverage(src, years, communities):
-    """Coverage for every year (and '' = as of today) and community, in one pass."""
-    persons = {pid: {"community": c, "birth": b, "groups": set(), "died": None, "visits": set(),
-                     "paid": set()}
-               for pid, c, b in src.execute(
-                   "SELECT p.id, c.name, p.birth_date FROM persons p JOIN communities c ON c.id = p.community_id")}
-    for pid, category in src.execute("SELECT person_id, category FROM person_categories"):
-        if category in GROUP_OF:
-            persons[pid]["groups"].add(GROUP_OF[category])
-    for pid, died in src.execute("SELECT person_id, died_on FROM deaths"):
-        persons[pid]["died"] = died
-    for pid, y in src.execute("SELECT DISTINCT person_id, substr(visited_on, 1, 4) FROM visits"):
-        persons[pid]["visits"].add(y)
-    for pid, y in src.execute("SELECT DISTINCT person_id, substr(paid_on, 1, 4) FROM disbursements"):
-        persons[pid]["paid"].add(y)
-    this_year = src.execute("SELECT strftime('%Y', 'now')").fetchone()[0]
-    rows = []
-    for year in [*years, ""]:
-        old_by = f"{int(year or this_year) - 80}-12-31"
-        counts = defaultdict(lambda: [0, 0, 0])
-        for p in persons.values():
-            if p["died"] is not None and (year == "" or p["died"] < f"{year}-01-01"):
-                continue
-            groups = p["groups"] | ({"高龄"} if p["birth"] and p["birth"] <= old_by else set())
-            visited = bool(p["visits"]) if year == "" else year in p["visits"]
-            assisted = bool(p["paid"]) if year == "" else year in p["paid"]
-            for group in groups:
-                for c in (p["community"], ""):
-                    tally = counts[c, group]
-                    tally[0] += 1
-                    tally[1] += visited
-                    tally[2] += assisted
-        for c in [*communities, ""]:
-            for group in GROUPS:
-                registered, visited, assisted = counts.get((c, group), (0, 0, 0))
-                rows.append({"year": year, "community": c, "group_name": group,
-                             "registered": registered, "visited": visited, "assisted": assisted,
-                             "visit_rate": round(visited / registered, 4) if registered else 0.0,
-                             "assist_rate": round(assisted / registered, 4) if registered else 0.0})
-    return rows
+class _ContributorRules:
+    """Which money cells have fewer than `threshold` persons with fen > 0, or one person
+    above `dominance` of their total.
+
+    agg_relief_reach holds every cell's persons (months at all communities: per
+    community), but reading them all costs about as much as reading the payments. So each
+    cell is first decided from bounds - exactly as its persons would decide it - and only
+    the cells the bounds leave open read their persons. The bounds come from the category
+    cells, whose persons are read once: fen >= 0 (the schema refuses negative amounts), so
+    a person's fen in a programme or month of a category is at most their fen in that
+    category (same year and community), and in a community's year at most the sum of
+    their fen over its categories."""
+
+    def __init__(self, src, threshold, dominance, programs, names):
+        self.src, self.threshold, self.dominance = src, threshold, dominance
+        self.programs, self.names = programs, names
+        self.categories, self.by_year = {}, defaultdict(list)  # -> (positive persons, largest fen)
+        for cid, year, grp, positive, top in src.execute(
+                "SELECT community_id, year, grp, sum(fen > 0), max(fen) FROM agg_relief_reach"
+                " WHERE dim = 'category' GROUP BY community_id, year, grp"):
+            self.categories[cid, year, grp] = (positive, top)
+            self.by_year[cid, year].append((positive, top))
+
+    def fail(self, dim, cid, year, grp, payments, recipients, total) -> bool:
+        if total <= 0:
+            return False
+
+        def fails(positive, top):
+            return positive < self.threshold or top > self.dominance * total
+        if dim == "category":
+            return fails(*self.categories[cid, year, grp])
+        if dim == "community":
+            parts = self.by_year[cid, year]
+            least, top_at_most = max(p for p, _ in parts), sum(t for _, t in parts)
+        else:
+            category = self.programs[grp][1] if dim == "program" else grp
+            least, top_at_most = 1, self.categories[cid, year[:4], category][1]
+        most = payments if dim == "month" else recipients  # persons paid: at least the positive ones
+        least = max(least, -(-total // top_at_most))  # each positive person adds at most top_at_most
+        if fails(most, -(-total // most)):  # fails even at its best
+            return True
+        if not fails(least, top_at_most):  # passes even at its worst
+            return False
+        return fails(*self._persons(dim, cid, year, grp))
+
+    def _persons(self, dim, cid, year, grp):
+        """(persons with fen > 0, largest fen) of one cell, from its persons."""
+        if dim == "month" and cid == 0:  # a person's fen summed over the communities
+            ids = [c for c in self.names if c]
+            return self.src.execute(
+                "SELECT sum(fen > 0), max(fen) FROM (SELECT sum(fen) AS fen FROM agg_relief_reach"
+                f" WHERE dim = 'month' AND community_id IN ({', '.join('?' * len(ids))})"
+                " AND year = ? AND grp = ? GROUP BY person_id)", [*ids, year, grp]).fetchone()
+        return self.src.execute(
+            "SELECT sum(fen > 0), max(fen) FROM agg_relief_reach"
+            " WHERE dim = ? AND community_id = ? AND year = ? AND grp = ?", [dim, cid, year, grp]).fetchone()
+
+
+def _years(src, table, column):
+    """The distinct years (first four characters) of an indexed date column, one index
+    seek per year."""
+    years, (first,) = [], src.execute(f"SELECT min({column}) FROM {table}").fetchone()
+    while first is not None:
+        years.append(first[:4])
+        first = next(iter(src.execute(
+            f"SELECT {column} FROM {table} WHERE {column} >= ? ORDER BY {column} LIMIT 1",
+            [years[-1] + "\U0010ffff"]).fetchone() or ()), None)
+    return years
 
 
 def _cell_key(table, row):
@@ -212,9 +249,9 @@ def _equations(cells: dict, program_category: dict) -> list:
     return [(total, parts) for (_, total), parts in groups.items() if total in cells]
 
 
-def _suppress(policy, tables: dict, contributions) -> int:
+def _suppress(policy, tables: dict, failing: set) -> int:
     """Null out small and dominated cells and their complements; returns how many rows."""
-    threshold, dominance = policy["threshold"], policy["dominance"]
+    threshold = policy["threshold"]
     cells, primary = {}, set()
     for table, rows in tables.items():
         spec = policy["tables"][table]
@@ -227,12 +264,8 @@ def _suppress(policy, tables: dict, contributions) -> int:
             cells[key] = (table, row)
             if any(0 < (row[c] or 0) < threshold for c in counts):
                 primary.add(key)
-            for c in money:
-                people = contributions.get(key, {})
-                total = sum(people.values())
-                if total > 0 and (sum(1 for f in people.values() if f > 0) < threshold
-                                  or max(people.values()) > dominance * total):
-                    primary.add(key)
+            if money and key in failing:  # the contributor rules (see _relief)
+                primary.add(key)
     program_category = {row["program"]: row["category"]
                         for key, (_, row) in cells.items() if key[0] == "relief_by_program"}
     weight = lambda key: cells[key][1].get("payments", cells[key][1].get("registered")) or 0  # noqa: E731
@@ -247,17 +280,15 @@ def _suppress(policy, tables: dict, contributions) -> int:
 
 
 def _summaries(src, policy):
-    years = [y for (y,) in src.execute(
-        "SELECT DISTINCT substr(paid_on, 1, 4) FROM disbursements UNION"
-        " SELECT DISTINCT substr(visited_on, 1, 4) FROM visits ORDER BY 1")]
+    years = sorted(set(_years(src, "disbursements", "paid_on")) | set(_years(src, "visits", "visited_on")))
     communities = [c for (c,) in src.execute("SELECT name FROM communities ORDER BY name")]
     terms = [str(t) for (t,) in src.execute("SELECT DISTINCT term FROM elections ORDER BY term")]
     voting = [c for (c,) in src.execute(
         "SELECT DISTINCT c.name FROM elections e JOIN communities c ON c.id = e.community_id")]
-    relief, contributions = _relief(src)
-    computed = {**{name: (columns, relief[name]) for name, columns in RELIEF_COLUMNS.items()},
-                "coverage": (COVERAGE_COLUMNS, _coverage(src, years, communities))}
-    by_query = {  # the small election summaries run their stored query per parameter set
+    relief, failing = _relief(src, policy["threshold"], policy["dominance"])
+    computed = {name: (columns, relief[name]) for name, columns in RELIEF_COLUMNS.items()}
+    by_query = {  # the other summaries run their stored query (on aggregates) per parameter set
+        "coverage": [{"year": y, "community": c} for y in [*years, ""] for c in [*communities, ""]],
         "election_turnout": [{}],
         "committee_composition": [{"term": t, "community": c}
                                   for t in [*terms, ""] for c in [*voting, ""]],
@@ -273,7 +304,7 @@ def _summaries(src, policy):
         for row in rows:
             row["suppressed"] = 0
         tables[table] = rows
-    return tables, contributions
+    return tables, failing
 
 
 # ---------------------------------------------------------------- tables from sources
@@ -327,8 +358,8 @@ def build(community_path, public_path, policy_path=POLICY, threshold=None) -> di
     src = sqlite3.connect(f"file:{Path(community_path).resolve()}?mode=ro", uri=True)
     src.execute("BEGIN")  # one snapshot for every query below
     snapshot = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
-    tables, contributions = _summaries(src, policy)
-    suppressed = _suppress(policy, tables, contributions)
+    tables, failing = _summaries(src, policy)
+    suppressed = _suppress(policy, tables, failing)
     for table, spec in policy["tables"].items():
         if "source" in spec:
             tables[table] = _source_table(src, table, spec)
