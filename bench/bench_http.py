@@ -14,7 +14,7 @@ every endpoint in turn:
   summaries  every summary stored query as JSON, with its parameters blank and with a year
              (a term for the election summaries): p50 with one client, requests/s at
              concurrency 8; and the same summary as a plain GROUP BY over the raw rows
-             (ingest/live_summaries.py, else bench/reference_summaries.yaml) through stock
+             (ingest/live_summaries.py; the election summaries' own stored queries) through stock
              Datasette's /community/-/query.json. The rows of both are compared once.
   pages      /community/disbursements HTML and JSON: first page and a deep keyset page
              (?_next=<the id in the middle of the table>); stock for reference
@@ -55,19 +55,13 @@ def stored_queries() -> dict:
 
 
 def reference_sql() -> tuple[dict, str]:
-    """The plain GROUP BY form of every summary, and where it came from."""
-    frozen = yaml.safe_load((c.BENCH / "reference_summaries.yaml").read_text())
-    out = {name: frozen[name]["sql"] for name in frozen}
-    source = "bench/reference_summaries.yaml"
-    try:
-        from ingest.live_summaries import LIVE
-    except ImportError:
-        return out, source
-    used = [name for name in SUMMARIES if name in LIVE]
-    out.update({name: LIVE[name] for name in used})
-    if used:
-        source = f"ingest/live_summaries.py ({len(used)}), bench/reference_summaries.yaml (the rest)"
-    return out, source
+    """The plain GROUP BY form of every summary, and where it came from: the definitions in
+    ingest/live_summaries.py; the election summaries' stored queries are plain queries already."""
+    from ingest.live_summaries import LIVE
+
+    out = {name: q["sql"] for name, q in stored_queries().items() if name in SUMMARIES}
+    out.update(LIVE)
+    return out, "ingest/live_summaries.py, stored queries (election summaries)"
 
 
 # ------------------------------------------------------------------ measuring

@@ -129,12 +129,7 @@ def bench(size: int, runs: int, work: Path, loaded_dir: Path | None, timeout: fl
               "registry_seconds": registry.seconds, "registry_peak_rss_mb": registry.peak_rss_mb,
               "file_mb": csv_path.stat().st_size / 1e6}
     scratch = base / "scratch"
-    started = time.monotonic()
-    for n in range(1, runs + 1):
-        if n > 1 and time.monotonic() - started > budget:
-            c.log(f"  {budget:.0f} s budget spent: stopping after {n - 1} run(s)")
-            result["budget_stop"] = n - 1
-            break
+    for n in c.budgeted_runs(runs, budget, result):
         run = {}
         # (a) shequ ingest, a child process on a fresh copy of the template
         target = scratch / "shequ"

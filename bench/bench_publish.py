@@ -47,12 +47,7 @@ def bench(data: Path, runs: int, timeout: float, budget: float) -> dict:
     rows = conn.execute("SELECT count(*) FROM disbursements").fetchone()[0]
     conn.close()
     result = {"data": str(data), "rows": rows, "db_mb": db_path.stat().st_size / 1e6, "runs": []}
-    started = time.monotonic()
-    for n in range(1, runs + 1):
-        if n > 1 and time.monotonic() - started > budget:
-            c.log(f"  {budget:.0f} s budget spent: stopping after {n - 1} run(s)")
-            result["budget_stop"] = n - 1
-            break
+    for n in c.budgeted_runs(runs, budget, result):
         m = c.run_measured(c.shequ("publish", "--db-dir", data), timeout=timeout)
         if not m.ok:
             raise RuntimeError(f"shequ publish exited {m.returncode}:\n{m.output[-3000:]}")

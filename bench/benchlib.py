@@ -335,6 +335,18 @@ class Server:
 
 # ------------------------------------------------------------------ figures
 
+def budgeted_runs(runs: int, budget: float, result: dict):
+    """Run numbers 1..runs; after the first, none is started once `budget` seconds are
+    spent (recorded as result["budget_stop"])."""
+    started = time.monotonic()
+    for n in range(1, runs + 1):
+        if n > 1 and time.monotonic() - started > budget:
+            log(f"  {budget:.0f} s budget spent: stopping after {n - 1} run(s)")
+            result["budget_stop"] = n - 1
+            return
+        yield n
+
+
 def median(values):
     values = [v for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
     return statistics.median(values) if values else None

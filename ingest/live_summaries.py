@@ -5,42 +5,37 @@ payments, visits and registry directly - slow at district scale, independent of 
 aggregates. `shequ check --deep` and the tests compare the two.
 """
 
+# The payments of a year and a community (blank: all), with their programme.
+PAYMENTS = """from disbursements d
+join programs pr on pr.id = d.program_id
+where (:year = '' or d.paid_on between :year || '-01-01' and :year || '-12-31')
+  and (:community = '' or d.community_id = (select id from communities where name = :community))
+"""
+
 LIVE = {
-    "relief_by_category": """
+    "relief_by_category": f"""
 select pr.category as category,
        count(*) as payments,
        count(distinct d.person_id) as recipients,
        round(coalesce(sum(d.amount_fen), 0) / 100.0, 2) as total_yuan
-from disbursements d
-join programs pr on pr.id = d.program_id
-where (:year = '' or d.paid_on between :year || '-01-01' and :year || '-12-31')
-  and (:community = '' or d.community_id = (select id from communities where name = :community))
-group by pr.category
+{PAYMENTS}group by pr.category
 order by pr.category
 """,
-    "relief_by_program": """
+    "relief_by_program": f"""
 select pr.name as program,
        pr.category as category,
        count(*) as payments,
        count(distinct d.person_id) as recipients,
        round(coalesce(sum(d.amount_fen), 0) / 100.0, 2) as total_yuan
-from disbursements d
-join programs pr on pr.id = d.program_id
-where (:year = '' or d.paid_on between :year || '-01-01' and :year || '-12-31')
-  and (:community = '' or d.community_id = (select id from communities where name = :community))
-group by pr.id
+{PAYMENTS}group by pr.id
 order by pr.name
 """,
-    "relief_by_month": """
+    "relief_by_month": f"""
 select substr(d.paid_on, 1, 7) as month,
        pr.category as category,
        count(*) as payments,
        round(coalesce(sum(d.amount_fen), 0) / 100.0, 2) as total_yuan
-from disbursements d
-join programs pr on pr.id = d.program_id
-where (:year = '' or d.paid_on between :year || '-01-01' and :year || '-12-31')
-  and (:community = '' or d.community_id = (select id from communities where name = :community))
-group by month, pr.category
+{PAYMENTS}group by month, pr.category
 order by month, pr.category
 """,
     "relief_by_community": """

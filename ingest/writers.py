@@ -254,14 +254,7 @@ class RegistryWriter(Writer):
             first[id_number] = line
             seen.append((id_number, line))
             birth, gender = v.id_birth_date(id_number), v.id_gender(id_number)
-            ok = True
-            if r["birth_date"] and r["birth_date"] != birth:
-                self.error(line, "出生日期", f"与身份证号不符（身份证号中为 {birth}）")
-                ok = False
-            if r["gender"] and r["gender"] != gender:
-                self.error(line, "性别", f"与身份证号不符（身份证号中为{gender}）")
-                ok = False
-            if ok:
+            if self.agrees_with_id(line, r, birth, gender):
                 community_id = self.community(line, r["community"], create=True)
                 valid.append((r, id_number, legacy, birth, gender, community_id))
         conn.executemany("INSERT INTO temp._shequ_reg_seen (id_number, line) VALUES (?, ?)", seen)
@@ -333,6 +326,17 @@ class RegistryWriter(Writer):
 
     # ------------------------------------------------------------ row by row
 
+    def agrees_with_id(self, line, r, birth, gender) -> bool:
+        """The row's 出生日期 and 性别, where given, agree with its 身份证号 (errors reported)."""
+        ok = True
+        if r["birth_date"] and r["birth_date"] != birth:
+            self.error(line, "出生日期", f"与身份证号不符（身份证号中为 {birth}）")
+            ok = False
+        if r["gender"] and r["gender"] != gender:
+            self.error(line, "性别", f"与身份证号不符（身份证号中为{gender}）")
+            ok = False
+        return ok
+
     def write(self, rows):
         if self.bulk:
             return self._write_bulk(rows)
@@ -343,14 +347,7 @@ class RegistryWriter(Writer):
                 continue
             self.seen[id_number] = line
             birth, gender = v.id_birth_date(id_number), v.id_gender(id_number)
-            ok = True
-            if r["birth_date"] and r["birth_date"] != birth:
-                self.error(line, "出生日期", f"与身份证号不符（身份证号中为 {birth}）")
-                ok = False
-            if r["gender"] and r["gender"] != gender:
-                self.error(line, "性别", f"与身份证号不符（身份证号中为{gender}）")
-                ok = False
-            if not ok:
+            if not self.agrees_with_id(line, r, birth, gender):
                 continue
             community_id = self.community(line, r["community"], create=True)
             household_id = self.household(community_id, r["household_no"], r["address"])

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ingest import ROOT, aggregates, audit, datadir
-from ingest.live_summaries import LIVE
+from ingest.live_summaries import compare
 
 QUERIES = yaml.safe_load((ROOT / "datasette.yaml").read_text(encoding="utf-8"))["databases"]["community"]["queries"]
 YEARS = ["2019", "2020", "2021", "2022"]
@@ -41,16 +41,7 @@ def connect(path):
 
 def summaries_equal_live(conn, years=("", *YEARS, "1999")) -> list:
     communities = [""] + [r[0] for r in conn.execute("SELECT name FROM communities")] + ["没有这个社区"]
-    diffs = []
-    for name, live in LIVE.items():
-        for year in years:
-            for community in communities:
-                params = {"year": year, "community": community}
-                ours = conn.execute(QUERIES[name]["sql"], params).fetchall()
-                theirs = conn.execute(live, params).fetchall()
-                if ours != theirs:
-                    diffs.append((name, params, ours, theirs))
-    return diffs
+    return compare(conn, QUERIES, years=years, communities=communities)
 
 
 def pick(conn, sql, draw_index):
