@@ -13,7 +13,8 @@ with `shequ ingest --db-dir`, then for every run, side by side:
               program_id and community_id resolved through dicts read from the database),
               inserted with one executemany in one transaction into `disbursements` of a
               fresh copy with every trigger on `disbursements` dropped (same table, same
-              indexes; audit log and search index triggers gone) - the SQLite floor;
+              indexes; audit log and search index triggers gone) and the same page cache
+              as shequ's bulk writer (ingest.writers.CACHE_KIB) - the SQLite floor;
   sqlite-utils `sqlite-utils insert x.db t 02_disbursements.csv --csv` into an empty file.
 
 Targets (issue 6): shequ ≤ 4 × raw, ≥ 5 × faster than sqlite-utils, peak RSS ≤ 250 MB
@@ -34,6 +35,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as c  # noqa: E402
+from ingest.writers import CACHE_KIB  # noqa: E402  (benchlib put the project on the path)
 
 TARGET_RATIO, TARGET_SPEEDUP, TARGET_RSS_MB = 4.0, 5.0, 250.0
 COLUMNS = ("paid_on", "community_id", "household_no", "person_id", "program_id", "method", "goods",
@@ -74,6 +76,7 @@ def parse_rows(csv_path: Path, db_path: Path) -> list[tuple]:
 def raw_insert(db_path: Path, rows: list[tuple]) -> tuple[float, list[str]]:
     """Drop every trigger on disbursements, then time one executemany in one transaction."""
     conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")  # as shequ's bulk writer has
     try:
         dropped = [name for (name,) in conn.execute(
             "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'disbursements'")]

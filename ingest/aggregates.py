@@ -66,7 +66,8 @@ SCRATCH = {
               " n INTEGER, fen INTEGER",
     "_agg_y": "year TEXT, community_id INTEGER, program_id INTEGER, category TEXT, person_id INTEGER,"
               " n INTEGER, fen INTEGER",
-    "_agg_x": "dim TEXT, community_id INTEGER, year TEXT, grp, person_id INTEGER, n INTEGER, fen INTEGER",
+    "_agg_x": "dim TEXT, community_id INTEGER, year TEXT, grp, person_id INTEGER, n INTEGER, fen INTEGER,"
+              " PRIMARY KEY (dim, community_id, year, grp, person_id)",
     "_agg_act": "person_id INTEGER, year INTEGER, dv INTEGER, dp INTEGER",
     "_agg_pset": "person_id INTEGER PRIMARY KEY",
 }
@@ -79,7 +80,13 @@ def tables_sql(temp: bool = False) -> list[str]:
     out = [f"{create} {name} ({', '.join(f'{c} NOT NULL' for c in (*keys, *values))},"
            f" PRIMARY KEY ({', '.join(_names(keys))})) WITHOUT ROWID"
            for name, (keys, values) in AGG_TABLES.items()]
-    return out + [f"{create} {name} ({cols})" for name, cols in SCRATCH.items()]
+    return out + [scratch_sql(name, temp) for name in SCRATCH]
+
+
+def scratch_sql(name: str, temp: bool = False) -> str:
+    cols = SCRATCH[name]
+    keyed = " WITHOUT ROWID" if "PRIMARY KEY (" in cols else ""
+    return f"{'CREATE TEMP TABLE' if temp else 'CREATE TABLE'} {name} ({cols}){keyed}"
 
 
 # A join producing each member row twice: for its community and for all communities (0).
@@ -111,19 +118,23 @@ def _member_flags(sign: str) -> list[str]:
     ]
 
 
-def _expand() -> str:
-    """Every cell a (month or year) payment group counts in, with its person."""
-    arms = ["SELECT 'month' AS d, community_id AS c, month AS y, category AS g, person_id AS p, n, fen AS f"
-            " FROM _agg_m",
-            "SELECT 'month', 0, month, category, 0, n, fen FROM _agg_m"]
+def _expand() -> list[str]:
+    """Every cell a (month or year) payment group counts in, with its person: one grouped
+    INSERT per level (a dozen sorts of the delta, not one sort of a dozen times as many
+    rows), into _agg_x's primary key in key order."""
+    into = "INSERT INTO _agg_x (dim, community_id, year, grp, person_id, n, fen) SELECT "
+    out = [into + "'month', community_id, month, category, person_id, sum(n), sum(fen) FROM _agg_m"
+                  " GROUP BY 2, 3, 4, 5",
+           into + "'month', 0, month, category, 0, sum(n), sum(fen) FROM _agg_m GROUP BY 3, 4"]
     for dim, grp in (("program", "program_id"), ("category", "category")):
         for cid in ("community_id", "0"):
             for year in ("year", "''"):
-                arms.append(f"SELECT '{dim}', {cid}, {year}, {grp}, person_id, n, fen FROM _agg_y")
-    arms += ["SELECT 'community', community_id, year, '', person_id, n, fen FROM _agg_y",
-             "SELECT 'community', community_id, '', '', person_id, n, fen FROM _agg_y"]
-    return ("INSERT INTO _agg_x (dim, community_id, year, grp, person_id, n, fen)"
-            f" SELECT d, c, y, g, p, sum(n), sum(f) FROM ({' UNION ALL '.join(arms)}) GROUP BY 1, 2, 3, 4, 5")
+                out.append(into + f"'{dim}', {cid}, {year}, {grp}, person_id, sum(n), sum(fen) FROM _agg_y"
+                                  " GROUP BY 2, 3, 4, 5")
+    return out + [into + "'community', community_id, year, '', person_id, sum(n), sum(fen) FROM _agg_y"
+                         " GROUP BY 2, 3, 5",
+                  into + "'community', community_id, '', '', person_id, sum(n), sum(fen) FROM _agg_y"
+                         " GROUP BY 2, 5"]
 
 
 _REMOVALS = "EXISTS (SELECT 1 FROM _agg_delta WHERE sign < 0)"
@@ -134,7 +145,7 @@ APPLY = [
         sum(sign), sum(sign * coalesce(fen, 0)) FROM _agg_delta WHERE kind = 'pay' GROUP BY 1, 2, 3, 4, 5""",
     """INSERT INTO _agg_y SELECT substr(month, 1, 4), community_id, program_id, category, person_id,
         sum(n), sum(fen) FROM _agg_m GROUP BY 1, 2, 3, 4, 5""",
-    _expand(),
+    *_expand(),
     """INSERT INTO agg_relief (dim, community_id, year, grp, payments, recipients, fen)
         SELECT x.dim, x.community_id, x.year, x.grp, sum(x.n),
                CASE WHEN x.dim = 'month' THEN 0
@@ -230,6 +241,20 @@ def _trigger(name, event, table, body, condition=QUIET):
             + ";\n  ".join(body) + ";\nEND")
 
 
+APPLY_TRIGGERS = ("agg_apply_payments", "agg_apply_persons")
+
+
+def apply_trigger_sql() -> list[str]:
+    return [_trigger(APPLY_TRIGGERS[0], "INSERT", "_agg_delta", APPLY),
+            _trigger(APPLY_TRIGGERS[1], "INSERT", "_agg_pset", APPLY)]
+
+
+def faster_apply_sql() -> list[str]:
+    """Migration m006: _agg_x keyed, the levels expanded one grouped INSERT each."""
+    return ["DROP TABLE _agg_x", scratch_sql("_agg_x"),
+            *[f'DROP TRIGGER "{name}"' for name in APPLY_TRIGGERS], *apply_trigger_sql()]
+
+
 def trigger_sql() -> list[str]:
     pay = lambda alias, sign: _PAY.format(sign=sign, category=_PROGRAM_CATEGORY,  # noqa: E731
                                           source=_row(alias, "disbursements"))
@@ -243,8 +268,7 @@ def trigger_sql() -> list[str]:
     # (A row trigger costs in proportion to its whole program, even when its WHEN is false:
     # a bulk writer's rows must only meet the small ones.)
     return [
-        _trigger("agg_apply_payments", "INSERT", "_agg_delta", APPLY),
-        _trigger("agg_apply_persons", "INSERT", "_agg_pset", APPLY),
+        *apply_trigger_sql(),
         _trigger("agg_disbursements_insert", "INSERT", "disbursements", [pay("NEW", 1)]),
         _trigger("agg_disbursements_delete", "DELETE", "disbursements", [pay("OLD", -1)]),
         _trigger("agg_disbursements_update", "UPDATE", "disbursements", [pay("OLD", -1), pay("NEW", 1)],

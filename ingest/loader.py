@@ -41,7 +41,7 @@ from .templates import LOAD_ORDER, NoTemplate
 from .writers import WRITERS
 
 CHUNK = 1000  # rows parsed and handed to the writer at a time (errors come chunk by chunk)
-MEMO_SIZE = 30_000  # results kept per column parser (the cache is emptied when full) …
+MEMO_SIZE = 60_000  # results kept per column parser (the cache is emptied when full) …
 MEMO_MAX_CHARS = 40  # … for cells this short (longer ones are parsed every time)
 
 

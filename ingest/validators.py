@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+import operator
 import re
 import unicodedata
 from decimal import Decimal
@@ -319,7 +320,10 @@ def _chinese_number(s: str) -> int | None:
 # ---------------------------------------------------------------- 身份证号
 
 def _check_char(first17: str) -> str:
-    return "10X98765432"[sum(int(c) * w for c, w in zip(first17, _ID_WEIGHTS)) % 11]
+    return "10X98765432"[sum(map(operator.mul, map(int, first17), _ID_WEIGHTS)) % 11]
+
+
+_ID_PLAIN = re.compile(r"\d{17}[\dX]|\d{15}", re.A)
 
 
 def _id_birth(id_number: str) -> dt.date:
@@ -344,6 +348,11 @@ def parse_id_number(value) -> tuple[str, bool] | None:
     """(number with upper-case X, is_legacy_15); checksum and embedded birth date verified."""
     if value is None:
         return None
+    if value.__class__ is str and _ID_PLAIN.fullmatch(value):  # the usual cell: as it is stored
+        _id_birth(value)
+        if len(value) == 18 and value[17] != (expected := _check_char(value[:17])):
+            raise Invalid(f"身份证号校验位错误（应为 {expected}）")
+        return value, len(value) == 15
     if isinstance(value, bool):
         raise Invalid(_ID_LENGTH)
     if isinstance(value, float):

@@ -22,6 +22,7 @@ from ingest.cli import _progress, main
 from ingest.loader import load_files
 from ingest.report import MAX_KEPT_ERRORS
 from ingest.validators import make_id_number
+from ingest.writers import drop_indexes as _real_drop_indexes
 
 SEARCHES = ("陈", "王芳", "低保", "春节慰问", "慰问", "米", "张娟", "入户走访", "小区", "0004", "13900000",
             "残疾", "重病", "转账", "渝蓉", "🌟", "长备注")
@@ -112,7 +113,25 @@ def _state(db_dir):
     return out
 
 
-def test_bulk_equals_row_by_row(ledgers, built_dir, tmp_path):
+def _indexes(db_dir):
+    """The indexes, and the FTS settings (a bulk import changes both for a while)."""
+    conn = sqlite3.connect(datadir.community_db(db_dir))
+    try:
+        return conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"
+                            " UNION ALL SELECT 'fts', k, v FROM disbursements_fts_config"
+                            " ORDER BY 1, 2").fetchall()
+    finally:
+        conn.close()
+
+
+def test_bulk_equals_row_by_row(ledgers, built_dir, tmp_path, monkeypatch):
+    """The first payments import (3,000 rows into an empty table) is big enough to drop
+    the indexes and build them again at the end; the later small ones write through them."""
+    from ingest import writers
+    monkeypatch.setattr(writers, "REBUILD_MIN_ROWS", 1000)
+    dropped = []
+    monkeypatch.setattr(writers, "drop_indexes", lambda conn, table: dropped.append(table)
+                        or _real_drop_indexes(conn, table))
     files = [ledgers / n for n in ("01_registry.csv", "02_disbursements.csv", "03_visits.csv")]
     update = ledgers / "06_registry_update.csv"
     bad = ledgers / "07_disbursements_bad.csv"
@@ -142,6 +161,32 @@ def test_bulk_equals_row_by_row(ledgers, built_dir, tmp_path):
     for key in state:
         assert state[key] == expected[3][key], key
     assert any(state["hits"][("persons", "长备注")]) and any(state["hits"][("disbursements", "春节慰问")])
+    assert dropped == ["disbursements"]  # the bulk run's first payments import only
+    assert _indexes(tmp_path / "bulk") == _indexes(tmp_path / "rows")
+    conn = sqlite3.connect(datadir.community_db(tmp_path / "bulk"))
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    # FTS5 automerge was off while the payments and visits were indexed, and is back on
+    assert conn.execute("SELECT k, v FROM disbursements_fts_config WHERE k = 'automerge'"
+                        " UNION ALL SELECT k, v FROM visits_fts_config WHERE k = 'automerge'").fetchall() \
+        == [("automerge", 4), ("automerge", 4)]
+
+
+def test_big_import_that_fails_keeps_the_indexes(ledgers, data_dir, monkeypatch):
+    """Dropping the indexes is part of the import's transaction: a refused file leaves them."""
+    from ingest import loader, writers
+    monkeypatch.setattr(writers, "REBUILD_MIN_ROWS", 10)
+    monkeypatch.setattr(writers, "FLUSH_ROWS", 50)
+    monkeypatch.setattr(loader, "CHUNK", 100)  # rows 1-300 are written (indexes dropped) first
+    dropped = []
+    monkeypatch.setattr(writers, "drop_indexes", lambda conn, table: dropped.append(table)
+                        or _real_drop_indexes(conn, table))
+    _load(data_dir, [ledgers / "01_registry.csv"], True)
+    before = _indexes(data_dir)
+    rows = _read(ledgers / "02_disbursements.csv")
+    rows[400][rows[0].index("金额(元)")] = "abc"
+    [report] = _load(data_dir, [_write(data_dir / "发放.csv", rows[:500])], True)
+    assert not report.written and report.error_count == 1 and dropped == ["disbursements"]
+    assert _indexes(data_dir) == before and any(t == "disbursements" for _, t, _ in before)
 
 
 def test_every_imported_row_is_attributed_and_restorable(ledgers, data_dir):

@@ -400,3 +400,20 @@ def test_any_text_returns_or_invalid(text):
 @given(CELLS)
 def test_any_cell_returns_or_invalid(value):
     _returns_or_invalid(value)
+
+
+def _outcome(parse, value):
+    try:
+        return parse(value)
+    except Invalid as e:
+        return e.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.from_regex(r"\A[0-9]{17}[0-9X]\Z"), st.from_regex(r"\A[0-9]{15}\Z"),
+                 st.builds(lambda d: v.make_id_number("110101", d.strftime("%Y%m%d"), "123"),
+                           st.dates(dt.date(1890, 1, 1), dt.date(2030, 1, 1)))))
+def test_id_number_short_cut_is_the_full_parse(number):
+    """A plain stored-form number takes a short cut; with a space around it, the full
+    path: the same value or the same refusal."""
+    assert _outcome(v.parse_id_number, number) == _outcome(v.parse_id_number, f" {number} ")
