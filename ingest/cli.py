@@ -78,8 +78,14 @@ def _print_reports(reports, max_errors=200):
             click.echo(f"  ……另有 {total - max_errors} 处错误")
 
 
+# The command line waits longer than a web request for the write lock: a big import must
+# not give up because staff keep saving forms (each holds the lock for milliseconds).
+CLI_BUSY_MS = 60_000
+
+
 def _open(db_dir):
     db = schema.connect(datadir.community_db(db_dir))
+    db.execute(f"PRAGMA busy_timeout = {CLI_BUSY_MS}")
     schema.migrate(db)
     return db
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime
+import glob
 import os
 import re
 import secrets
@@ -386,6 +387,11 @@ class _Rejects:
         for e in errors:
             reasons.setdefault(e.line, []).append(f"「{e.column}」{e.reason}")
         if self.file is None:
+            # partial files of an import that was killed: this one holds the write lock (it
+            # is inside its transaction), so no other import is writing one now
+            for stale in self.path.parent.glob(f".{glob.escape(self.path.name)}.*.partial"):
+                with contextlib.suppress(OSError):
+                    stale.unlink()
             self.file = open(self.tmp, "w", encoding="utf-8-sig", newline="")
             self.out = csv.writer(self.file)
             self.out.writerow(["行号", "错误原因", *[h if h is not None else "" for h in self.headers]])

@@ -137,6 +137,8 @@ async def test_history_page_and_restore(private):
     page = await ds.client.get("/-/shequ/history/persons/5", cookies=jar["staff"])
     assert page.status_code == 200
     assert "联系电话" in page.text and "13900000002" in page.text and "恢复为此版本" not in page.text
+    # the insert came from the sample registry: the page names the file
+    assert page.text.count("来自导入文件「02_registry.csv」") == 1
     page = await ds.client.get("/-/shequ/history/persons/5", cookies=jar["admin"])
     assert page.text.count("恢复为此版本") == 2  # not for the newest version
     row_page = await ds.client.get("/community/persons/5", cookies=jar["staff"])

@@ -145,3 +145,26 @@ def test_serve_builds_sample_then_never_touches_it(tmp_path):
         output = proc.communicate(timeout=10)[0]
     assert "正在用示例台账建立" not in output
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+
+
+def test_ingest_waits_for_a_write_lock_longer_than_a_web_request_would(tmp_path):
+    """Another writer holds the lock for 6 s (the web's busy timeout is 5 s): the import
+    waits for it instead of failing with "database is locked"."""
+    import sqlite3
+    import threading
+    from ingest import ROOT
+
+    db_dir = tmp_path / "d"
+    assert _run(["migrate"], env={"SHEQU_DB_DIR": str(db_dir)}).exit_code == 0
+    holder = sqlite3.connect(db_dir / "community.db", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(6.0, lambda: holder.execute("COMMIT"))
+    release.start()
+    started = time.monotonic()
+    try:
+        result = _run(["ingest", str(ROOT / "sample" / "02_registry.csv")], env={"SHEQU_DB_DIR": str(db_dir)})
+    finally:
+        release.join()
+        holder.close()
+    assert result.exit_code == 0, result.output
+    assert "新增" in result.output and time.monotonic() - started >= 5.9

@@ -143,8 +143,11 @@ def test_strict_default_writes_nothing_and_names_every_bad_row(registered, tmp_p
 def test_skip_bad_loads_good_rows_and_writes_rejects_that_can_be_fixed_and_reimported(
         registered, tmp_path):
     path = bad_disbursements(tmp_path)
+    stale = tmp_path / ".2012发放.rejects.csv.0badf00d.partial"  # left by an import that was killed
+    stale.write_text("half a file")
     result = ingest(registered, path, skip_bad=True)
     assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.glob(".*.partial")) == []
     assert lines(result) == [
         "救助发放 2012发放.csv：新增 2 行，更新 0 行，未变 0 行，跳过错误行 2 行（见 2012发放.rejects.csv）",
         "  第 3 行「身份证号」：身份证号校验位错误（应为 7）",
