@@ -165,7 +165,10 @@ def run_size(runner: Runner, size: int):
     ledger = runner.run_inline(size, "ledgers", lambda: c.ledgers(size, work=runner.work))
     if ledger is None:
         return
-    if "ingest" in a.steps:
+
+    def wants(step):
+        return step in a.steps and (size, step) not in a.skip
+    if wants("ingest"):
         shutil.rmtree(data, ignore_errors=True)
         runner.run_step(size, "ingest", bench_cmd("bench_ingest.py", "--size", size, "--runs", a.runs,
                                                   "--work", runner.work, "--loaded-dir", data,
@@ -175,22 +178,22 @@ def run_size(runner: Runner, size: int):
     if not c.data_dir_complete(data):
         if runner.run_inline(size, "prepare data dir", lambda: c.build_data_dir(ledger, data)) is None:
             return
-    if "http" in a.steps:
+    if wants("http"):
         only = "summaries,pages" + (",search" if "search" in a.steps else "")
         runner.run_step(size, "http", bench_cmd("bench_http.py", "--data", data, "--runs", a.runs,
                                                 "--seconds", a.seconds, "--only", only, "--logs", runner.logs,
                                                 "--json", results / "http.json"),
                         results / "http.json", a.step_timeout)
-    if "export" in a.steps:
+    if wants("export"):
         runner.run_step(size, "export", bench_cmd("bench_export.py", "--data", data, "--runs", a.runs,
                                                   "--logs", runner.logs, "--json", results / "export.json"),
                         results / "export.json", a.step_timeout)
-    if "publish" in a.steps:
+    if wants("publish"):
         runner.run_step(size, "publish", bench_cmd("bench_publish.py", "--data", data, "--runs", a.runs,
                                                    "--budget", a.publish_budget, "--timeout", a.publish_timeout,
                                                    "--json", results / "publish.json"),
                         results / "publish.json", a.step_timeout)
-    if "mixed" in a.steps:
+    if wants("mixed"):
         copy = base / "mixed-data"
         if runner.run_inline(size, "copy data dir for mixed", lambda: c.copy_dir(data, copy) or True):
             runner.run_step(size, "mixed", bench_cmd("bench_mixed.py", "--db-dir", copy, "--duration",
@@ -630,12 +633,15 @@ def main():
     parser.add_argument("--publish-timeout", type=float, default=2 * 3600,
                         help="seconds after which one `shequ publish` is killed (recorded as failed)")
     parser.add_argument("--step-timeout", type=float, default=12 * 3600, help="seconds per step")
+    parser.add_argument("--skip", default="", help="comma list of SIZE:STEP not to run (e.g. 5000000:export)")
     parser.add_argument("--work", type=Path, default=c.WORK)
     parser.add_argument("--keep-data", action="store_true", help="keep the loaded data dirs afterwards")
     parser.add_argument("--out", type=Path, default=c.BENCH / "RESULTS.md")
     args = parser.parse_args()
     args.size_list = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     args.steps = [s.strip() for s in args.steps.split(",") if s.strip()]
+    args.skip = {(int(x.split(":")[0].replace("_", "")), x.split(":")[1].strip())
+                 for x in args.skip.split(",") if ":" in x}
     unknown = set(args.steps) - set(STEPS)
     if unknown:
         parser.error(f"unknown step(s): {', '.join(sorted(unknown))}")
