@@ -8,7 +8,7 @@ Generates (or reuses) the ledgers with bench/generate.py under $SHEQU_BENCH_WORK
 with `shequ ingest --db-dir`, then for every run, side by side:
 
   shequ       `python -m ingest.cli ingest 02_disbursements.csv --db-dir <fresh copy>` as a
-              child process: wall time, and the child's own peak RSS (os.wait4 on its pid);
+              child process: wall time, and the child's own peak RSS (its VmHWM after exec);
   raw         the same rows, parsed before the clock into ready tuples (person_id,
               program_id and community_id resolved through dicts read from the database),
               inserted with one executemany in one transaction into `disbursements` of a
@@ -211,8 +211,8 @@ def report(r: dict, markdown=False) -> str:
              + f"; persons in the registry: {r['persons']:,}; "
              f"file {r['file_mb']:.0f} MB; registry load {r['registry_seconds']:.1f} s; "
              f"raw = one executemany, one transaction, {len(r.get('dropped_triggers', []))} triggers on "
-             f"disbursements dropped, default connection (foreign_keys off); peak RSS = max over runs "
-             f"of the ingest process's own ru_maxrss (wait4)."]
+             f"disbursements dropped, foreign_keys off, the same 32 MB page cache; peak RSS = max over runs "
+             f"of the ingest process's own address space (VmHWM after exec, sampled every 20 ms)."]
     per_run = [[str(i + 1), c.fmt(x["shequ_s"], 2), c.fmt(x["raw_s"], 2), c.fmt(x["sqlite_utils_s"], 2),
                 c.fmt(x["peak_rss_mb"], 0)] for i, x in enumerate(r["runs"])]
     lines += ["", c.table(["run", "shequ s", "raw s", "sqlite-utils s", "peak RSS MB"], per_run, markdown)]

@@ -410,8 +410,9 @@ def render(runner: Runner) -> str:
         rows.append([label, *[_cell(runner, s, "ingest", fn, digits, suffix) for s in sizes]])
     md += [c.table(["", *heads], rows, markdown=True), "",
            "raw: the same rows parsed beforehand, one `executemany` in one transaction into `disbursements` of a "
-           "copy with every trigger on it dropped (same table and indexes). Peak RSS: the ingest process's own "
-           "`ru_maxrss` (wait4), max over runs.", ""]
+           "copy with every trigger on it dropped (same table and indexes, the same 32 MB page cache). Peak RSS: "
+           "the ingest process's own VmHWM after exec (not ru_maxrss, which on Linux includes the forking "
+           "bench's own size), max over runs.", ""]
 
     # -- http
     ref = next((_j(runner, s, "http") for s in sizes if _j(runner, s, "http")), None)
