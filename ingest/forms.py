@@ -14,7 +14,7 @@ import sqlite_utils
 
 from . import validators as v
 from .loader import _parse_row
-from .report import Report, RowError
+from .report import Report
 from .templates import TEMPLATES
 from .writers import WRITERS
 
