@@ -12,8 +12,8 @@ by set: payments and visits are staged in a TEMP table and moved into their tabl
 FLUSH_ROWS rows with one INSERT … SELECT (no row trigger runs per statement), then
 recorded (audit.record_inserts), indexed (search.index_rows) and queued for the
 aggregates, which `finish()` applies once. A big import drops the table's indexes and
-builds them again in `finish()` (REBUILD_MIN_ROWS, REBUILD_SHARE). Nothing kept grows with the file: lookups go
-through bounded caches, the registry's "seen" set is a TEMP table.
+builds them again in `finish()` (REBUILD_MIN_ROWS, REBUILD_SHARE). Nothing kept grows with
+the file: lookups go through bounded caches, the registry's "seen" set is a TEMP table.
 """
 from __future__ import annotations
 
