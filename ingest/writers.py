@@ -90,17 +90,21 @@ class Writer:
                 "INSERT INTO communities (name) VALUES (?)", [name]).lastrowid
         return self.communities[name]
 
+    def _in(self, sql, values, *params, size=500):
+        """Rows of `sql` (with one `{in}` placeholder) for every value, in batches."""
+        out = []
+        values = list(values)
+        for start in range(0, len(values), size):
+            part = values[start:start + size]
+            out += self.db.execute(sql.format(**{"in": ", ".join("?" * len(part))}),
+                                   [*params, *part]).fetchall()
+        return out
+
     def lookup_persons(self, id_numbers):
-        ids = sorted({i for i in id_numbers if i})
-        found = {}
-        for start in range(0, len(ids), 500):
-            part = ids[start:start + 500]
-            rows = self.db.execute(
-                "SELECT p.id_number, p.id, p.name, p.community_id, p.birth_date, h.household_no"
-                " FROM persons p LEFT JOIN households h ON h.id = p.household_id"
-                f" WHERE p.id_number IN ({', '.join('?' * len(part))})", part).fetchall()
-            found.update({r[0]: r for r in rows})
-        return found
+        return {r[0]: r for r in self._in(
+            "SELECT p.id_number, p.id, p.name, p.community_id, p.birth_date, h.household_no"
+            " FROM persons p LEFT JOIN households h ON h.id = p.household_id"
+            " WHERE p.id_number IN ({in})", sorted({i for i in id_numbers if i}))}
 
     def person(self, line, values, persons, community_id, id_column="身份证号", name_column="姓名"):
         """The registry person a row refers to, checked against its name and community."""
@@ -203,16 +207,6 @@ class RegistryWriter(Writer):
 
     def finish(self):
         aggregates.apply(self.db.conn)
-
-    def _in(self, sql, values, *params, size=500):
-        """Rows of `sql` (with one `{in}` placeholder) for every value, in batches."""
-        out = []
-        values = list(values)
-        for start in range(0, len(values), size):
-            part = values[start:start + size]
-            out += self.db.execute(sql.format(**{"in": ", ".join("?" * len(part))}),
-                                   [*params, *part]).fetchall()
-        return out
 
     def _households_bulk(self, wanted):
         """Household ids for [(community_id, household_no, address)], as household() gives
@@ -514,8 +508,8 @@ class DisbursementsWriter(_BulkEvents):
 
     def __init__(self, db, report):
         super().__init__(db, report)
-        self.programs = dict(db.execute("SELECT name, id FROM programs").fetchall())
         self.program_names = {i: (n, c) for i, n, c in db.execute("SELECT id, name, category FROM programs")}
+        self.programs = {n: i for i, (n, _) in self.program_names.items()}
 
     def doc_values(self, rowid, r):
         """What search._DOC_SQL selects for the row `r` (a record of this writer)."""
