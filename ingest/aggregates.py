@@ -68,7 +68,7 @@ SCRATCH = {
               " n INTEGER, fen INTEGER",
     "_agg_x": "dim TEXT, community_id INTEGER, year TEXT, grp, person_id INTEGER, n INTEGER, fen INTEGER,"
               " PRIMARY KEY (dim, community_id, year, grp, person_id)",
-    "_agg_act": "person_id INTEGER, year INTEGER, dv INTEGER, dp INTEGER",
+    "_agg_act": "person_id INTEGER, year INTEGER, dv INTEGER, dp INTEGER, PRIMARY KEY (person_id, year)",
     "_agg_pset": "person_id INTEGER PRIMARY KEY",
 }
 # Tables whose all-zero rows mean nothing (counts that went back to 0 are not deleted).
@@ -90,7 +90,14 @@ def scratch_sql(name: str, temp: bool = False) -> str:
 
 
 # A join producing each member row twice: for its community and for all communities (0).
-_LV_JOIN = "JOIN (VALUES (0), (1)) lv"
+# CROSS JOIN fixes the loop order (SQLite does not reorder it): the queued rows outermost,
+# then their members' rows by primary key, lv innermost - a form's one-row write reads a
+# few rows, a bulk import no table twice, and only the last GROUP BY sorts.
+_LV_JOIN = "CROSS JOIN (VALUES (0), (1)) lv"
+# a person's visits and payments over all years, as agg_cov_activity has them (before APPLY
+# adds the queued ones): by primary key
+_OLD_ACTIVITY = ("coalesce((SELECT sum(o.visits) FROM agg_cov_activity o WHERE o.person_id = {who}), 0) AS v,"
+                 " coalesce((SELECT sum(o.payments) FROM agg_cov_activity o WHERE o.person_id = {who}), 0) AS p")
 _LV_M = "CASE lv.column1 WHEN 0 THEN 0 ELSE m.community_id END"
 _UPSERT_YEAR = " ON CONFLICT DO UPDATE SET visited = visited + excluded.visited, assisted = assisted + excluded.assisted"
 
@@ -101,19 +108,17 @@ def _member_flags(sign: str) -> list[str]:
     return [
         f"""INSERT INTO agg_cov_span (community_id, group_name, start_year, end_year, persons)
         SELECT {_LV_M}, m.group_name, m.start_year, m.end_year, {sign}count(*)
-        FROM _agg_pset s JOIN agg_cov_member m ON m.person_id = s.person_id {_LV_JOIN}
+        FROM _agg_pset s CROSS JOIN agg_cov_member m ON m.person_id = s.person_id {_LV_JOIN}
         GROUP BY 1, 2, 3, 4 ON CONFLICT DO UPDATE SET persons = persons + excluded.persons""",
         f"""INSERT INTO agg_cov_year (community_id, group_name, year, visited, assisted)
         SELECT {_LV_M}, m.group_name, a.year, {sign}sum(a.visits > 0), {sign}sum(a.payments > 0)
-        FROM _agg_pset s JOIN agg_cov_member m ON m.person_id = s.person_id
-        JOIN agg_cov_activity a ON a.person_id = m.person_id AND a.year BETWEEN m.start_year AND m.end_year
+        FROM _agg_pset s CROSS JOIN agg_cov_member m ON m.person_id = s.person_id
+        CROSS JOIN agg_cov_activity a ON a.person_id = m.person_id AND a.year BETWEEN m.start_year AND m.end_year
         {_LV_JOIN} GROUP BY 1, 2, 3{_UPSERT_YEAR}""",
         f"""INSERT INTO agg_cov_ever (community_id, group_name, start_year, visited, assisted)
         SELECT {_LV_M}, m.group_name, m.start_year, {sign}sum(t.v > 0), {sign}sum(t.p > 0)
-        FROM _agg_pset s JOIN agg_cov_member m ON m.person_id = s.person_id AND m.end_year = {FOREVER}
-        JOIN (SELECT a.person_id, sum(a.visits) AS v, sum(a.payments) AS p FROM agg_cov_activity a
-              WHERE a.person_id IN (SELECT person_id FROM _agg_pset) GROUP BY a.person_id) t
-          ON t.person_id = m.person_id
+        FROM (SELECT s.person_id, {_OLD_ACTIVITY.format(who="s.person_id")} FROM _agg_pset s) t
+        CROSS JOIN agg_cov_member m ON m.person_id = t.person_id AND m.end_year = {FOREVER}
         {_LV_JOIN} GROUP BY 1, 2, 3{_UPSERT_YEAR}""",
     ]
 
@@ -168,25 +173,21 @@ APPLY = [
     # ---- coverage: activity per person and year; flags of the current members
     """INSERT INTO _agg_act SELECT person_id, CAST(year AS INTEGER),
         sum(CASE WHEN kind = 'visit' THEN sign ELSE 0 END), sum(CASE WHEN kind = 'pay' THEN sign ELSE 0 END)
-        FROM _agg_delta GROUP BY person_id, year""",
+        FROM _agg_delta GROUP BY 1, 2""",
     f"""INSERT INTO agg_cov_year (community_id, group_name, year, visited, assisted)
         SELECT {_LV_M}, m.group_name, f.year, sum(f.fv), sum(f.fa) FROM (
           SELECT a.person_id, a.year,
                  (coalesce(o.visits, 0) + a.dv > 0) - (coalesce(o.visits, 0) > 0) AS fv,
                  (coalesce(o.payments, 0) + a.dp > 0) - (coalesce(o.payments, 0) > 0) AS fa
           FROM _agg_act a LEFT JOIN agg_cov_activity o ON o.person_id = a.person_id AND o.year = a.year) f
-        JOIN agg_cov_member m ON m.person_id = f.person_id AND f.year BETWEEN m.start_year AND m.end_year
+        CROSS JOIN agg_cov_member m ON m.person_id = f.person_id AND f.year BETWEEN m.start_year AND m.end_year
         {_LV_JOIN} WHERE f.fv != 0 OR f.fa != 0 GROUP BY 1, 2, 3{_UPSERT_YEAR}""",
     f"""INSERT INTO agg_cov_ever (community_id, group_name, start_year, visited, assisted)
         SELECT {_LV_M}, m.group_name, m.start_year, sum(f.fv), sum(f.fa) FROM (
-          SELECT a.person_id,
-                 (coalesce(o.v, 0) + a.dv > 0) - (coalesce(o.v, 0) > 0) AS fv,
-                 (coalesce(o.p, 0) + a.dp > 0) - (coalesce(o.p, 0) > 0) AS fa
-          FROM (SELECT person_id, sum(dv) AS dv, sum(dp) AS dp FROM _agg_act GROUP BY person_id) a
-          LEFT JOIN (SELECT person_id, sum(visits) AS v, sum(payments) AS p FROM agg_cov_activity
-                     WHERE person_id IN (SELECT person_id FROM _agg_act) GROUP BY person_id) o
-            ON o.person_id = a.person_id) f
-        JOIN agg_cov_member m ON m.person_id = f.person_id AND m.end_year = {FOREVER}
+          SELECT d.person_id, (d.v + d.dv > 0) - (d.v > 0) AS fv, (d.p + d.dp > 0) - (d.p > 0) AS fa
+          FROM (SELECT person_id, sum(dv) AS dv, sum(dp) AS dp, {_OLD_ACTIVITY.format(who="_agg_act.person_id")}
+                FROM _agg_act GROUP BY person_id) d) f
+        CROSS JOIN agg_cov_member m ON m.person_id = f.person_id AND m.end_year = {FOREVER}
         {_LV_JOIN} WHERE f.fv != 0 OR f.fa != 0 GROUP BY 1, 2, 3{_UPSERT_YEAR}""",
     """INSERT INTO agg_cov_activity (person_id, year, visits, payments)
         SELECT person_id, year, sum(dv), sum(dp) FROM _agg_act GROUP BY 1, 2
@@ -249,9 +250,10 @@ def apply_trigger_sql() -> list[str]:
             _trigger(APPLY_TRIGGERS[1], "INSERT", "_agg_pset", APPLY)]
 
 
-def faster_apply_sql() -> list[str]:
-    """Migration m006: _agg_x keyed, the levels expanded one grouped INSERT each."""
-    return ["DROP TABLE _agg_x", scratch_sql("_agg_x"),
+def new_apply_sql(*scratch: str) -> list[str]:
+    """A migration changing APPLY: these scratch tables made again as SCRATCH has them
+    (they are empty between writes), and the triggers that run APPLY."""
+    return [*[f"DROP TABLE {name}" for name in scratch], *[scratch_sql(name) for name in scratch],
             *[f'DROP TRIGGER "{name}"' for name in APPLY_TRIGGERS], *apply_trigger_sql()]
 
 

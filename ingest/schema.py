@@ -212,12 +212,23 @@ def m006_faster_apply(db: sqlite_utils.Database) -> None:
     table (the same figures, ~20 % less time; see aggregates._expand)."""
     from . import aggregates
 
-    for statement in aggregates.faster_apply_sql():
+    for statement in aggregates.new_apply_sql("_agg_x"):
+        db.execute(statement)
+
+
+def m007_coverage_in_key_order(db: sqlite_utils.Database) -> None:
+    """Aggregates: the activity delta keyed by (person, year) and the coverage statements
+    joined in a fixed order (aggregates._LV_JOIN). A one-row write read every
+    agg_cov_member row (with 20,000 more persons: 977k virtual-machine steps for one
+    payment instead of 17k), and a 5M-row import ran several sorts at once."""
+    from . import aggregates
+
+    for statement in aggregates.new_apply_sql("_agg_act"):
         db.execute(statement)
 
 
 MIGRATIONS = [m001_initial, m002_audit_log, m003_search, m004_aggregates, m005_bulk_ingest,
-              m006_faster_apply]
+              m006_faster_apply, m007_coverage_in_key_order]
 
 
 def connect(path) -> sqlite_utils.Database:

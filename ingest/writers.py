@@ -18,13 +18,14 @@ the file: lookups go through bounded caches, the registry's "seen" set is a TEMP
 from __future__ import annotations
 
 import contextlib
+import itertools
 
 from . import aggregates, audit, search
 from . import validators as v
 
 FLUSH_ROWS = 20_000  # staged rows moved into their table at a time
 CACHE_KIB = 32 * 1024  # SQLite page cache while a bulk writer runs (bounded; back after)
-PERSON_CACHE = 60_000  # registry persons remembered by ID number (bounded: ~20 MB)
+PERSON_CACHE = 60_000  # registry persons remembered by ID number (bounded: ~30 MB with their names)
 HOUSEHOLD_CACHE = 30_000
 # A big import (more rows than REBUILD_MIN_ROWS and than 1/REBUILD_SHARE of the table) drops
 # the table's indexes and builds them again at the end, inside its transaction: one sort
@@ -100,11 +101,15 @@ class Writer:
                                    [*params, *part]).fetchall()
         return out
 
+    person_details = True  # lookup_persons also reads birth date and household number
+
     def lookup_persons(self, id_numbers):
+        """{id_number: (id_number, id, name, community_id[, birth_date, household_no])}"""
+        source = (", p.birth_date, h.household_no FROM persons p LEFT JOIN households h ON h.id = p.household_id"
+                  if self.person_details else " FROM persons p")
         return {r[0]: r for r in self._in(
-            "SELECT p.id_number, p.id, p.name, p.community_id, p.birth_date, h.household_no"
-            " FROM persons p LEFT JOIN households h ON h.id = p.household_id"
-            " WHERE p.id_number IN ({in})", sorted({i for i in id_numbers if i}))}
+            "SELECT p.id_number, p.id, p.name, p.community_id" + source + " WHERE p.id_number IN ({in})",
+            sorted({i for i in id_numbers if i}))}
 
     def person(self, line, values, persons, community_id, id_column="身份证号", name_column="姓名"):
         """The registry person a row refers to, checked against its name and community."""
@@ -390,10 +395,13 @@ class _PersonEventWriter(Writer):
         wanted = {i for i in id_numbers if i}
         missing = [i for i in wanted if i not in cache]
         if missing:
-            if len(cache) + len(missing) > PERSON_CACHE:
-                cache.clear()
-                names.clear()
-                missing = list(wanted)
+            excess = len(cache) + len(missing) - PERSON_CACHE
+            if excess > 0:  # the oldest out (not this chunk's), down to 3/4 of the bound
+                for key in list(itertools.islice((k for k in cache if k not in wanted),
+                                                 excess + PERSON_CACHE // 4)):
+                    row = cache.pop(key)
+                    if row is not None:
+                        names.pop(row[1], None)
             found = self.lookup_persons(missing)
             for i in missing:
                 row = cache[i] = found.get(i)
@@ -419,6 +427,7 @@ class _BulkEvents(_PersonEventWriter):
     """Payments and visits: staged and moved set by set in bulk (see the module docstring)."""
     table: str
     columns: tuple
+    person_details = False  # name and community are all a payment or a visit is checked against
 
     def _queue(self, where, params):
         raise NotImplementedError

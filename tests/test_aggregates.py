@@ -180,3 +180,76 @@ def test_shequ_check_cli(data_dir):
     assert drift.output.rstrip().endswith("已从原始数据重建全部汇总表")
     again = CliRunner().invoke(main, ["check", "--db-dir", str(data_dir)])
     assert again.exit_code == 0, again.output
+
+
+def _grown(sample_db, tmp_path, extra: int):
+    """The sample, plus `extra` registry persons (低保, one payment and one visit each) added
+    in bulk, so agg_cov_member, agg_cov_activity and agg_relief_reach hold them too."""
+    path = tmp_path / f"grown{extra}.db"
+    shutil.copyfile(sample_db, path)
+    conn = connect(path)
+    conn.execute("BEGIN")
+    with audit.acting(conn, "测试", "测试"), aggregates.bulk(conn):
+        first = conn.execute("SELECT max(id) FROM persons").fetchone()[0]
+        community, program = conn.execute("SELECT min(id) FROM communities").fetchone()[0], 1
+        conn.executemany("INSERT INTO persons (id_number, name, birth_date, community_id) VALUES (?, '测试人', ?, ?)",
+                         [(f"G{i}", f"{1930 + i % 60}-05-05", community) for i in range(extra)])
+        conn.execute("INSERT INTO person_categories SELECT id, '低保' FROM persons WHERE id > ?", [first])
+        conn.execute("INSERT INTO disbursements (paid_on, community_id, person_id, program_id, amount_yuan)"
+                     " SELECT '2021-03-15', community_id, id, ?, 10 FROM persons WHERE id > ?", [program, first])
+        conn.execute("INSERT INTO visits (visited_on, community_id, person_id)"
+                     " SELECT '2021-04-01', community_id, id FROM persons WHERE id > ?", [first])
+        aggregates.queue_persons(conn, "p.id > ?", [first])
+        aggregates.queue_payments(conn, "d.person_id > ?", [first])
+        aggregates.queue_visits(conn, "d.person_id > ?", [first])
+        aggregates.apply(conn)
+    conn.execute("COMMIT")
+    return conn
+
+
+def _steps(conn, statements) -> int:
+    """SQLite virtual-machine steps (in thousands) the statements take, rolled back after."""
+    steps = [0]
+
+    def count():
+        steps[0] += 1
+    conn.execute("BEGIN")
+    conn.set_progress_handler(count, 1000)
+    try:
+        with audit.acting(conn, "测试", "测试"):
+            for sql, params in statements:
+                conn.execute(sql, params)
+    finally:
+        conn.set_progress_handler(None, 0)
+        conn.execute("ROLLBACK")
+    return steps[0]
+
+
+def test_a_form_write_costs_the_same_whatever_the_size_of_the_registry(sample_db, tmp_path):
+    """A one-row write runs APPLY through its triggers: that must read the rows the write
+    touches by key, never a whole aggregate table (it did: a person's change scanned every
+    agg_cov_member row twice). 20,000 more persons leave its cost nearly unchanged."""
+    small, big = _grown(sample_db, tmp_path, 0), _grown(sample_db, tmp_path, 20_000)
+    try:
+        person, community = small.execute(
+            "SELECT id, community_id FROM persons WHERE id NOT IN (SELECT person_id FROM deaths) AND id NOT IN"
+            " (SELECT person_id FROM person_categories WHERE category = '特困') ORDER BY id LIMIT 1").fetchone()
+        writes = {
+            "payment": [("INSERT INTO disbursements (paid_on, community_id, person_id, program_id, amount_yuan)"
+                         " VALUES ('2022-06-15', ?, ?, 1, 250)", [community, person])],
+            "visit": [("INSERT INTO visits (visited_on, community_id, person_id) VALUES ('2022-06-20', ?, ?)",
+                       [community, person])],
+            "birth date": [("UPDATE persons SET birth_date = '1931-01-01' WHERE id = ?", [person])],
+            "category": [("INSERT INTO person_categories VALUES (?, '特困')", [person])],
+            "death": [("INSERT INTO deaths (person_id, community_id, died_on, cremated) VALUES (?, ?, '2022-07-01', 1)",
+                       [person, community])],
+        }
+        for name, statements in writes.items():
+            cost_small, cost_big = _steps(small, statements), _steps(big, statements)
+            assert cost_big <= 1.5 * cost_small + 20, (name, cost_small, cost_big)
+        # the control: a statement that does read every member costs in proportion
+        scan = [("SELECT sum(start_year) FROM agg_cov_member", [])]
+        assert _steps(big, scan) > 10 * _steps(small, scan) + 20
+    finally:
+        small.close()
+        big.close()

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 import openpyxl
 import pytest
 
-from ingest import audit, exports, schema
+from ingest import aggregates, audit, exports, schema, search
 from ingest.app import make_datasette
 
 from .conftest import login
@@ -33,8 +33,8 @@ HEADER = ["编号", "发放日期", "社区", "户号", "受助人", "项目", "
 
 @pytest.fixture(scope="module")
 def big_dir(built_dir, tmp_path_factory):
-    """The sample data with disbursements replaced by exactly 100,000 rows (written the way
-    every writer must: one transaction, an actor for the audit trail)."""
+    """The sample data with disbursements replaced by exactly 100,000 rows, written the way
+    the bulk writers do (one transaction, an actor; audit, search and aggregates set-based)."""
     path = tmp_path_factory.mktemp("exports") / "data"
     shutil.copytree(built_dir, path)
     db = schema.connect(path / "community.db")
@@ -52,16 +52,16 @@ def big_dir(built_dir, tmp_path_factory):
                      "备注" if i % 5 == 0 else None))
     rows += [("2013-05-01", persons[0][1], "YH0001", persons[0][0], programs[0], "现金", None,
               100.0, INJECTOR, p) for p in PAYLOADS]
-    # The search index is not what these tests are about, and its triggers would make up
-    # most of the setup time: this private copy does without them.
-    for (trigger,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"
-                                 " AND tbl_name = 'disbursements' AND name LIKE 'search_%'").fetchall():
-        db.execute(f'DROP TRIGGER "{trigger}"')
     with db.atomic(), audit.acting(db.conn, "测试", "测试"):
         db.execute("DELETE FROM disbursements")
-        db.conn.executemany(
-            "INSERT INTO disbursements (paid_on, community_id, household_no, person_id, program_id,"
-            " method, goods, amount_yuan, handler, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        with aggregates.bulk(db.conn):  # the bulk writers' way: audit and aggregates set-based
+            db.conn.executemany(
+                "INSERT INTO disbursements (paid_on, community_id, household_no, person_id, program_id,"
+                " method, goods, amount_yuan, handler, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            audit.record_inserts(db.conn, "disbursements")
+            search.index_rows(db.conn, "disbursements", "1")
+            aggregates.queue_payments(db.conn)
+            aggregates.apply(db.conn)
     db.close()
     return path
 
