@@ -218,9 +218,10 @@ def m006_faster_apply(db: sqlite_utils.Database) -> None:
 
 def m007_coverage_in_key_order(db: sqlite_utils.Database) -> None:
     """Aggregates: the activity delta keyed by (person, year) and the coverage statements
-    joined in a fixed order (aggregates._LV_JOIN). A one-row write read every
-    agg_cov_member row (with 20,000 more persons: 977k virtual-machine steps for one
-    payment instead of 17k), and a 5M-row import ran several sorts at once."""
+    joined in a fixed order (aggregates._LV_JOIN). Every one-row write scanned all of
+    agg_cov_member eight times (the four membership statements, lv outermost; with 20,000
+    more persons: 977k virtual-machine steps for one payment instead of 17k), and a
+    5M-row import ran several sorts at once."""
     from . import aggregates
 
     for statement in aggregates.new_apply_sql("_agg_act"):
