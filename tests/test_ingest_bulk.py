@@ -126,9 +126,11 @@ def _indexes(db_dir):
 
 def test_bulk_equals_row_by_row(ledgers, built_dir, tmp_path, monkeypatch):
     """The first payments import (3,000 rows into an empty table) is big enough to drop
-    the indexes and build them again at the end; the later small ones write through them."""
+    the indexes and build them again at the end; the later small ones write through them.
+    The person cache holds 100 residents (of several hundred): it evicts all along."""
     from ingest import writers
     monkeypatch.setattr(writers, "REBUILD_MIN_ROWS", 1000)
+    monkeypatch.setattr(writers, "PERSON_CACHE", 100)
     dropped = []
     monkeypatch.setattr(writers, "drop_indexes", lambda conn, table: dropped.append(table)
                         or _real_drop_indexes(conn, table))
@@ -153,6 +155,8 @@ def test_bulk_equals_row_by_row(ledgers, built_dir, tmp_path, monkeypatch):
                 r.rejects_path.unlink()
         results[bulk] = (summaries, errors, rejects, _state(db_dir))
     (summaries, errors, rejects, state), expected = results[True], results[False]
+    assert sqlite3.connect(tmp_path / "bulk" / "community.db").execute(
+        "SELECT count(DISTINCT person_id) FROM disbursements").fetchone()[0] > 300
     assert summaries == expected[0]
     assert "更新" in summaries[3] and "新增 40 行" in summaries[3] and "跳过错误行 2 行" in summaries[3]
     assert errors == expected[1] and errors[3][0] == 2 and errors[4][0] == 3
