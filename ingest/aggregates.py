@@ -190,7 +190,7 @@ APPLY = [
         CROSS JOIN agg_cov_member m ON m.person_id = f.person_id AND m.end_year = {FOREVER}
         {_LV_JOIN} WHERE f.fv != 0 OR f.fa != 0 GROUP BY 1, 2, 3{_UPSERT_YEAR}""",
     """INSERT INTO agg_cov_activity (person_id, year, visits, payments)
-        SELECT person_id, year, sum(dv), sum(dp) FROM _agg_act GROUP BY 1, 2
+        SELECT person_id, year, dv, dp FROM _agg_act WHERE true
         ON CONFLICT DO UPDATE SET visits = visits + excluded.visits, payments = payments + excluded.payments""",
     f"""DELETE FROM agg_cov_activity WHERE (person_id, year) IN
         (SELECT person_id, year FROM _agg_act WHERE {_REMOVALS}) AND visits = 0 AND payments = 0""",

@@ -191,7 +191,8 @@ def _grown(sample_db, tmp_path, extra: int):
     conn.execute("BEGIN")
     with audit.acting(conn, "测试", "测试"), aggregates.bulk(conn):
         first = conn.execute("SELECT max(id) FROM persons").fetchone()[0]
-        community, program = conn.execute("SELECT min(id) FROM communities").fetchone()[0], 1
+        (community,) = conn.execute("SELECT min(id) FROM communities").fetchone()
+        (program,) = conn.execute("SELECT min(id) FROM programs").fetchone()
         conn.executemany("INSERT INTO persons (id_number, name, birth_date, community_id) VALUES (?, '测试人', ?, ?)",
                          [(f"G{i}", f"{1930 + i % 60}-05-05", community) for i in range(extra)])
         conn.execute("INSERT INTO person_categories SELECT id, '低保' FROM persons WHERE id > ?", [first])
